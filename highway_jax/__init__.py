@@ -1,5 +1,28 @@
-"""highway_jax: gated deep networks (Highway, LSTM, GRU, RHN, Grid LSTM) in JAX/Flax."""
+"""highway_jax: gated deep networks (Highway, LSTM, GRU, RHN, Grid LSTM) in JAX/Flax.
+
+The gating that LSTM uses along time also works along depth. This package gives both as Flax linen
+modules that compose with plain Flax code:
+
+    import highway_jax as hj
+    layer = hj.Highway(features=50)                  # y = H(x)·T(x) + x·(1 − T(x))
+    stack = hj.HighwayStack(num_layers=100, features=50)   # scanned over depth
+"""
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from highway_jax.highway import Highway, HighwayConv, Plain, PlainConv, Residual, ResidualConv
+from highway_jax.stack import HighwayStack, lesion_mask
+
+__all__ = [
+    "__version__",
+    # Highway layers and baselines (highway.py)
+    "Highway",
+    "HighwayConv",
+    "Plain",
+    "PlainConv",
+    "Residual",
+    "ResidualConv",
+    # Deep stacks (stack.py)
+    "HighwayStack",
+    "lesion_mask",
+]
