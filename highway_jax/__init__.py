@@ -10,7 +10,11 @@ modules that compose with plain Flax code:
 
 __version__ = "0.1.0"
 
+from highway_jax import cells, recurrent
+from highway_jax.cells import GRUCell, LSTMCell, RHNCell, SimpleRNNCell
+from highway_jax.grid_lstm import GridLSTM1D, GridLSTM2D, GridLSTM3D, GridLSTMBlock
 from highway_jax.highway import Highway, HighwayConv, Plain, PlainConv, Residual, ResidualConv
+from highway_jax.recurrent import GRU, LSTM, RHN, SimpleRNN
 from highway_jax.stack import HighwayStack, lesion_mask
 
 __all__ = [
@@ -25,4 +29,19 @@ __all__ = [
     # Deep stacks (stack.py)
     "HighwayStack",
     "lesion_mask",
+    # Recurrent cells (cells.py): flax.linen.RNNCellBase subclasses
+    "LSTMCell",
+    "GRUCell",
+    "SimpleRNNCell",
+    "RHNCell",
+    # Sequence layers over time (recurrent.py)
+    "LSTM",
+    "GRU",
+    "SimpleRNN",
+    "RHN",
+    # Grid LSTM (grid_lstm.py)
+    "GridLSTMBlock",
+    "GridLSTM1D",
+    "GridLSTM2D",
+    "GridLSTM3D",
 ]

@@ -1,0 +1,350 @@
+r"""Sequence layers ``LSTM``, ``GRU``, ``SimpleRNN`` and ``RHN``: stacked, bidirectional, highway, masked.
+
+A layer runs the matching cell of ``highway_jax.cells`` over time, like PyTorch's ``nn.LSTM`` (but
+batch-major): ``layer(inputs, *, seq_lengths=None, initial_carry=None, deterministic=True)`` with inputs
+``(batch, time, in)`` returns ``(outputs, final_carry)``, outputs ``(batch, time, D·features)`` where
+``D = 2 if bidirectional else 1``.
+
+Stacking. Layer 1 maps ``in -> D·features``; layers 2..num_layers map ``D·features -> D·features`` and
+are one ``nn.scan`` over layers (parameters stacked on a leading ``num_layers − 1`` axis, ``split_rngs``
+for ``params`` and ``dropout``), so compile time does not grow with depth. ``dropout_rate`` drops the
+input of every layer after the first (PyTorch: the outputs of every layer but the last).
+
+Highway (Bi)LSTM (``highway=True``, seed "Highway BiLSTM Networks"): every layer becomes a highway layer
+whose transform is the (Bi)RNN::
+
+    y = RNN(x)·T(x) + x'·(1 − T(x)),   T(x) = σ(W_T x + b_T),   b_T = transform_bias_init (< 0: carry x)
+
+where ``x'`` is ``x`` itself when its width is ``D·features`` and a linear projection ``proj`` otherwise
+(the first layer, when ``in != D·features``).
+
+Parameters (each ``<cell params>`` is exactly the layout of the cell in ``highway_jax.cells``)::
+
+    layer_0/forward/<cell params>     layer_0/backward/<cell params>   (backward: bidirectional only)
+    layer_0/T/{kernel (in, D·features), bias (D·features,)}           (highway only)
+    layer_0/proj/{kernel (in, D·features), bias (D·features,)}       (highway and in != D·features)
+    layers/...   the same tree for layers 2..num_layers, every leaf with a leading num_layers − 1 axis
+
+Masking (``seq_lengths``, shape ``(batch,)``, ints in ``[0, time]``, right padding): outputs at padded
+positions ``t >= seq_lengths[b]`` are exactly zero (``flax.linen.RNN`` leaves them unspecified), the final
+carry is the carry after each sequence's last valid step, and the backward direction starts at each
+sequence's own last valid step. A length of 0 gives zero outputs and returns the initial carry. Lengths are
+range-checked when concrete; under ``jit`` they cannot be, and lengths above ``time`` then act as ``time``,
+negative ones as 0.
+
+``final_carry`` (and ``initial_carry``, default zeros) per layer is the cell's carry (``(c, h)`` for LSTM,
+``h`` for GRU, SimpleRNN and RHN) or, when bidirectional, the pair ``(forward_carry, backward_carry)``, like
+``flax.linen.Bidirectional``. With ``num_layers == 1`` it is that per-layer carry; with ``num_layers > 1``
+it is a tuple with one per-layer carry for each layer, first layer first (``final_carry[-1]`` is the top
+layer). Example: ``LSTM(8, num_layers=2, bidirectional=True)`` returns
+``(((c_f, h_f), (c_b, h_b)), ((c_f, h_f), (c_b, h_b)))``, every array ``(batch, 8)``.
+
+Speed. The time loop is one ``jax.lax.scan`` (time-major inside) whose body is a pure ``jax.numpy``
+function of per-gate weight arrays split once before the loop, so the body never slices a fused gate
+block. ``hoist_input_projection`` computes the input projections ``W x + b`` of all time steps as one
+matmul before the loop; ``None`` picks per backend (False on CPU, where it measured slower, True on
+GPU/TPU). ``unroll`` is passed to ``jax.lax.scan``. All options compute the same function.
+
+Constructor: ``features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init`` and the
+cell options (``peepholes, forget_bias_init`` for LSTM, ``reset_after`` for GRU, ``activation`` for
+SimpleRNN) may be positional; ``hoist_input_projection, unroll, kernel_init, recurrent_kernel_init,
+bias_init, dtype, param_dtype`` (and RHN's required ``depth``) are keyword-only. ``dtype`` is the
+computation dtype (outputs have it); carries keep the dtype of the initial carry (``param_dtype``).
+
+Example::
+
+    import jax, jax.numpy as jnp
+    from highway_jax.recurrent import LSTM
+
+    layer = LSTM(features=16, num_layers=3, bidirectional=True, highway=True, dropout_rate=0.1)
+    x = jnp.ones((4, 20, 8))                               # (batch, time, in)
+    lengths = jnp.array([20, 15, 3, 1])
+    variables = layer.init(jax.random.key(0), x, seq_lengths=lengths)
+    y, carry = layer.apply(variables, x, seq_lengths=lengths, deterministic=False,
+                           rngs={'dropout': jax.random.key(1)})
+    # y: (4, 20, 32), zero where t >= lengths[b];  carry[-1][0] == (c, h) of the top forward LSTM
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax.core import FrozenDict
+from flax.linen import initializers
+from flax.typing import Array, Dtype, Initializer
+
+from highway_jax.cells import (GRUCell, LSTMCell, RHNCell, SimpleRNNCell, _promote,
+                               default_kernel_init, default_recurrent_kernel_init)
+
+__all__ = ['LSTM', 'GRU', 'SimpleRNN', 'RHN']
+
+Carry = Any
+
+
+def default_hoist_input_projection() -> bool:
+  """Backend default for ``hoist_input_projection``: off on CPU (measured slower there), on elsewhere."""
+  return jax.default_backend() != 'cpu'
+
+
+def _run_direction(cell: nn.RNNCellBase, weights: dict, x: Array, carry: Carry, mask: Array | None,
+                   *, reverse: bool, hoist: bool, unroll: int) -> tuple[Array, Carry]:
+  """Scans ``cell._step`` over time-major ``x`` (time, batch, in); returns (outputs, final carry).
+
+  With a mask, a padded step keeps the old carry and outputs zero. Scanning the reverse direction from
+  the end therefore holds the initial carry until each sequence's last valid step.
+  """
+  xs = cell._project_input(weights, x) if hoist else x
+
+  def body(carry, step_inputs):
+    inputs, m = step_inputs
+    projected = inputs if hoist else cell._project_input(weights, inputs)
+    new_carry, y = cell._step(weights, carry, projected)
+    new_carry = jax.tree.map(lambda new, old: new.astype(old.dtype), new_carry, carry)
+    if m is not None:
+      new_carry = jax.tree.map(lambda new, old: jnp.where(m, new, old), new_carry, carry)
+      y = jnp.where(m, y, jnp.zeros((), y.dtype))
+    return new_carry, y
+
+  final_carry, ys = jax.lax.scan(body, carry, (xs, mask), reverse=reverse, unroll=unroll)
+  return ys, final_carry
+
+
+class _Layer(nn.Module):
+  """One (bi)directional recurrent layer on time-major inputs, with optional highway connection.
+
+  ``__call__(x (time, batch, in), initial_carry, mask (time, batch, 1) | None) -> (y, final_carry)``.
+  The signature fits ``nn.scan`` over layers: ``x``/``y`` is the scan carry, the carries are scanned.
+  """
+
+  cell_type: type
+  cell_kwargs: FrozenDict
+  bidirectional: bool
+  highway: bool
+  transform_bias_init: float
+  dropout_rate: float
+  deterministic: bool
+  hoist: bool
+  unroll: int
+  kernel_init: Initializer
+  dtype: Dtype | None
+  param_dtype: Dtype
+
+  @nn.compact
+  def __call__(self, x: Array, initial_carry: Carry, mask: Array | None) -> tuple[Array, Carry]:
+    if self.dropout_rate > 0.0:
+      x = nn.Dropout(self.dropout_rate)(x, deterministic=self.deterministic)
+    directions = ('forward', 'backward') if self.bidirectional else ('forward',)
+    carries = initial_carry if self.bidirectional else (initial_carry,)
+    outputs, finals = [], []
+    for direction, carry in zip(directions, carries):
+      cell = self.cell_type(**self.cell_kwargs, name=direction)
+      if not cell.has_variable('params', 'input'):
+        cell(carry, x[0])  # creates the parameters in the cell's own layout
+      params = cell.variables['params']
+      expected = params['input']['kernel'].shape[-2]
+      if expected != x.shape[-1]:
+        raise ValueError(
+            f'inputs has {x.shape[-1]} features on its last axis, but the parameters '
+            f"'{direction}/input/kernel' expect {expected}.")
+      x_c, params = _promote(x, params, self.dtype)
+      y, final = _run_direction(cell, cell._split_params(params), x_c, carry, mask,
+                                reverse=direction == 'backward', hoist=self.hoist, unroll=self.unroll)
+      outputs.append(y)
+      finals.append(final)
+    compute_dtype = x_c.dtype
+    y = outputs[0] if len(outputs) == 1 else jnp.concatenate(outputs, axis=-1)
+    if self.highway:
+      width = y.shape[-1]
+      dense = lambda name, **kw: nn.Dense(width, kernel_init=self.kernel_init, dtype=self.dtype,
+                                          param_dtype=self.param_dtype, name=name, **kw)
+      t = jax.nn.sigmoid(dense('T', bias_init=initializers.constant(self.transform_bias_init))(x))
+      carried = x if x.shape[-1] == width else dense('proj')(x)
+      y = y * t + carried * (1.0 - t)
+      if mask is not None:
+        y = jnp.where(mask, y, jnp.zeros((), y.dtype))
+    return y.astype(compute_dtype), (tuple(finals) if self.bidirectional else finals[0])
+
+
+class _SequenceLayer(nn.Module):
+  """Shared implementation of the sequence layers; subclasses name their cell in ``_cell``."""
+
+  features: int
+  num_layers: int = 1
+  bidirectional: bool = False
+  dropout_rate: float = 0.0
+  highway: bool = False
+  transform_bias_init: float = -2.0
+  _: dataclasses.KW_ONLY
+  hoist_input_projection: bool | None = None
+  unroll: int = 1
+  kernel_init: Initializer = default_kernel_init
+  recurrent_kernel_init: Initializer = default_recurrent_kernel_init
+  bias_init: Initializer = initializers.zeros_init()
+  dtype: Dtype | None = None
+  param_dtype: Dtype = jnp.float32
+
+  @nn.nowrap
+  def _cell(self) -> tuple[type, dict]:
+    raise NotImplementedError
+
+  @nn.compact
+  def __call__(self, inputs: Array, *, seq_lengths: Array | None = None, initial_carry: Carry = None,
+               deterministic: bool = True) -> tuple[Array, Carry]:
+    """Runs the layers over ``inputs`` (batch, time, in); see the module docstring.
+
+    Returns ``(outputs (batch, time, D·features), final_carry)``.
+    """
+    self._check_config()
+    inputs = jnp.asarray(inputs)
+    if inputs.ndim != 3 or inputs.shape[1] == 0:
+      raise ValueError(
+          f'inputs must have shape (batch, time, features) with time >= 1, got shape {inputs.shape}.')
+    batch, time, in_features = inputs.shape
+    mask = None
+    if seq_lengths is not None:
+      seq_lengths = _check_seq_lengths(seq_lengths, batch, time)
+      mask = (jnp.arange(time)[:, None] < seq_lengths[None, :])[..., None]
+
+    cell_type, cell_kwargs = self._cell()
+    cell_kwargs = dict(cell_kwargs, features=self.features, kernel_init=self.kernel_init,
+                       recurrent_kernel_init=self.recurrent_kernel_init, bias_init=self.bias_init,
+                       dtype=self.dtype, param_dtype=self.param_dtype)
+    default_carry = self._default_carry(cell_type, cell_kwargs, batch, in_features)
+    carries = self._per_layer_carries(initial_carry, default_carry)
+    hoist = self.hoist_input_projection
+    if hoist is None:
+      hoist = default_hoist_input_projection()
+    layer_kwargs = dict(
+        cell_type=cell_type, cell_kwargs=FrozenDict(cell_kwargs), bidirectional=self.bidirectional,
+        highway=self.highway, transform_bias_init=self.transform_bias_init, deterministic=deterministic,
+        hoist=hoist, unroll=self.unroll, kernel_init=self.kernel_init, dtype=self.dtype,
+        param_dtype=self.param_dtype)
+
+    x = jnp.swapaxes(inputs, 0, 1)  # time-major: lax.scan walks the leading axis
+    x, first_carry = _Layer(dropout_rate=0.0, name='layer_0', **layer_kwargs)(x, carries[0], mask)
+    finals = [first_carry]
+    if self.num_layers > 1:
+      stack = nn.scan(
+          _Layer,
+          variable_axes={'params': 0},
+          split_rngs={'params': True, 'dropout': True},
+          in_axes=(0, nn.broadcast),
+          length=self.num_layers - 1,
+      )(dropout_rate=self.dropout_rate, name='layers', **layer_kwargs)
+      stacked = jax.tree.map(lambda *a: jnp.stack(a), *carries[1:])
+      x, rest = stack(x, stacked, mask)
+      finals += [jax.tree.map(lambda a, i=i: a[i], rest) for i in range(self.num_layers - 1)]
+    outputs = jnp.swapaxes(x, 0, 1)
+    return outputs, (finals[0] if self.num_layers == 1 else tuple(finals))
+
+  def _check_config(self) -> None:
+    if self.features < 1:
+      raise ValueError(f'features must be >= 1, got {self.features}.')
+    if self.num_layers < 1:
+      raise ValueError(f'num_layers must be >= 1, got {self.num_layers}.')
+    if not 0.0 <= self.dropout_rate < 1.0:
+      raise ValueError(f'dropout_rate must be in [0, 1), got {self.dropout_rate}.')
+
+  def _default_carry(self, cell_type: type, cell_kwargs: dict, batch: int, in_features: int) -> Carry:
+    # An unbound cell (parent=None) only to build zeros; it owns no parameters.
+    cell = cell_type(**cell_kwargs, parent=None)
+    one = cell.initialize_carry(jax.random.key(0), (batch, in_features))
+    return (one, one) if self.bidirectional else one
+
+  def _per_layer_carries(self, initial_carry: Carry, default: Carry) -> list[Carry]:
+    if initial_carry is None:
+      return [default] * self.num_layers
+    per_layer = [initial_carry] if self.num_layers == 1 else initial_carry
+    expected = jax.tree.map(lambda a: a.shape, default)
+    described = 'the layer carry' if self.num_layers == 1 else f'a tuple of {self.num_layers} layer carries'
+    if self.num_layers > 1 and (not isinstance(per_layer, (tuple, list))
+                                or len(per_layer) != self.num_layers):
+      raise ValueError(
+          f'initial_carry must be {described} (each with shapes {expected}), got '
+          f'{jax.tree.map(jnp.shape, initial_carry)}.')
+    for carry in per_layer:
+      try:
+        shapes = jax.tree.map(lambda a, _: jnp.shape(a), carry, default)
+      except ValueError:
+        shapes = None
+      if shapes != expected:
+        raise ValueError(
+            f'initial_carry must be {described}, each with shapes {expected}; got '
+            f'{jax.tree.map(jnp.shape, initial_carry)}.')
+    return [jax.tree.map(lambda a, d: jnp.asarray(a, d.dtype), c, default) for c in per_layer]
+
+
+def _check_seq_lengths(seq_lengths: Array, batch: int, time: int) -> Array:
+  seq_lengths = jnp.asarray(seq_lengths)
+  if seq_lengths.shape != (batch,):
+    raise ValueError(f'seq_lengths must have shape (batch,) = ({batch},), got {seq_lengths.shape}.')
+  if not jnp.issubdtype(seq_lengths.dtype, jnp.integer):
+    raise ValueError(f'seq_lengths must be integers, got dtype {seq_lengths.dtype}.')
+  try:
+    concrete = np.asarray(seq_lengths)
+  except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+    return seq_lengths  # traced under jit: values cannot be checked here
+  if concrete.min() < 0 or concrete.max() > time:
+    raise ValueError(
+        f'seq_lengths must lie in [0, time] = [0, {time}], got values from {concrete.min()} '
+        f'to {concrete.max()}.')
+  return seq_lengths
+
+
+class LSTM(_SequenceLayer):
+  """LSTM layers (``highway_jax.cells.LSTMCell``); see the module docstring.
+
+  Attributes: features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init (highway
+  gate bias), peepholes, forget_bias_init; keyword-only: hoist_input_projection, unroll, kernel_init,
+  recurrent_kernel_init, bias_init, dtype, param_dtype.
+  """
+
+  peepholes: bool = False
+  forget_bias_init: float = 1.0
+
+  @nn.nowrap
+  def _cell(self) -> tuple[type, dict]:
+    return LSTMCell, dict(peepholes=self.peepholes, forget_bias_init=self.forget_bias_init)
+
+
+class GRU(_SequenceLayer):
+  """GRU layers (``highway_jax.cells.GRUCell``, ``reset_after`` picks the convention)."""
+
+  reset_after: bool = True
+
+  @nn.nowrap
+  def _cell(self) -> tuple[type, dict]:
+    return GRUCell, dict(reset_after=self.reset_after)
+
+
+class SimpleRNN(_SequenceLayer):
+  """Elman RNN layers (``highway_jax.cells.SimpleRNNCell``)."""
+
+  activation: Callable[[Array], Array] = nn.tanh
+
+  @nn.nowrap
+  def _cell(self) -> tuple[type, dict]:
+    return SimpleRNNCell, dict(activation=self.activation)
+
+
+class RHN(_SequenceLayer):
+  """Recurrent Highway Network layers (``highway_jax.cells.RHNCell``); ``depth`` is required.
+
+  ``transform_bias_init`` initialises the micro-layers' ``T`` biases and, with ``highway=True``, the
+  between-layer gate ``T`` as well. Inside the time loop the ``depth`` micro-layers are unrolled over
+  per-micro-layer weight slices (compile time grows with ``depth``, which is at most ~10 in practice).
+  """
+
+  depth: int = dataclasses.field(kw_only=True)
+
+  @nn.nowrap
+  def _cell(self) -> tuple[type, dict]:
+    if self.depth < 1:
+      raise ValueError(f'depth must be >= 1, got {self.depth}.')
+    return RHNCell, dict(depth=self.depth, transform_bias_init=self.transform_bias_init)
