@@ -18,6 +18,19 @@ def test_parity_labels_and_layout():
   assert 60 < data['label'].sum() < 140
 
 
+def test_parity_random_density_spreads_the_number_of_ones():
+  bits = 20
+  data = algorithmic.make_parity(4000, bits=bits, seed=0, density='random')
+  ones = data['inputs'].sum(axis=1)
+  np.testing.assert_array_equal(data['label'], ones.astype(np.int32) % 2)
+  # Uniform density q ~ U(0, 1) makes the number of ones uniform on 0..bits (each about 1/21),
+  # while uniform bits would put only C(20, 0..2)/2^20 ~ 2e-4 of the strings at <= 2 ones.
+  counts = np.bincount(ones.astype(int), minlength=bits + 1) / len(ones)
+  assert counts.min() > 0.025 and counts.max() < 0.075
+  uniform = algorithmic.make_parity(4000, bits=bits, seed=0)['inputs'].sum(axis=1)
+  assert (uniform <= 2).mean() < 0.01 < (ones <= 2).mean()
+
+
 def _digits_to_int(tokens):
   assert all(0 <= t <= 9 for t in tokens)
   return int(''.join(str(int(t)) for t in tokens))
@@ -89,6 +102,8 @@ def test_deterministic_by_seed(make, kwargs):
     (lambda: algorithmic.make_addition(10, digits=2.5, seed=0), r'digits must be an integer'),
     (lambda: algorithmic.make_memorization(10, length=3, seed=0, num_symbols=1),
      r'num_symbols must be an integer >= 2, got 1'),
+    (lambda: algorithmic.make_parity(10, bits=3, seed=0, density='dense'),
+     r"density must be one of \('half', 'random'\), got 'dense'"),
 ])
 def test_bad_arguments(call, match):
   with pytest.raises(ValueError, match=match):

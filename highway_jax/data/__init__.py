@@ -53,6 +53,9 @@ num_train, num_test     None            generated sets: sizes (None: mnist1d 4,0
 data_seed               None            seed of the offline split/generation (None: digits 0,
                                         mnist1d 42 = the published set, algorithmic 0)
 parity_bits             16              parity: bits per string
+parity_train_density    'half'          parity training strings: ``'half'`` (uniform bits) or
+                                        ``'random'`` (per-string density q ~ U(0, 1)); test
+                                        strings are always uniform
 addition_digits         15              addition: digits per operand
 addition_reverse        False           addition: least significant digit first
 memorization_length     20              memorization: symbols to reproduce
@@ -143,6 +146,7 @@ def default_config() -> ml_collections.ConfigDict:
       'num_test': config_dict.placeholder(int),
       'data_seed': config_dict.placeholder(int),
       'parity_bits': 16,
+      'parity_train_density': 'half',
       'addition_digits': 15,
       'addition_reverse': False,
       'memorization_length': 20,
@@ -195,6 +199,9 @@ def _validate(cfg: ml_collections.ConfigDict) -> None:
   if cfg.normalize not in preprocessing.NORMALIZATIONS:
     raise ValueError(f'config.data.normalize must be one of {preprocessing.NORMALIZATIONS}, got '
                      f'{cfg.normalize!r}.')
+  if cfg.parity_train_density not in ('half', 'random'):
+    raise ValueError("config.data.parity_train_density must be 'half' or 'random', got "
+                     f'{cfg.parity_train_density!r}.')
   for key in ('augment', 'augment_flip', 'addition_reverse'):
     if not isinstance(cfg[key], bool):
       raise ValueError(f'config.data.{key} must be True or False, got {cfg[key]!r}.')

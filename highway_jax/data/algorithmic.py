@@ -70,12 +70,30 @@ def _check_count(name: str, value, minimum: int) -> None:
     raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}.')
 
 
-def make_parity(num_examples: int, bits: int, seed: int) -> dict[str, np.ndarray]:
-  """k-bit parity: inputs (n, bits) float32 0/1, label (n,) int32 = sum of bits mod 2."""
+PARITY_DENSITIES = ('half', 'random')
+
+
+def make_parity(num_examples: int, bits: int, seed: int, *,
+                density: str = 'half') -> dict[str, np.ndarray]:
+  """k-bit parity: inputs (n, bits) float32 0/1, label (n,) int32 = sum of bits mod 2.
+
+  ``density='half'``: every bit is 1 with probability 1/2 (uniform strings). ``density='random'``:
+  each string first draws its own q ~ U(0, 1), then every bit is 1 with probability q, so the
+  number of ones is uniform on 0…bits and strings with few (or many) ones, whose parity is easy,
+  are common. Parity of uniform strings is uncorrelated with every function of fewer than ``bits``
+  of them, which leaves gradient descent without a signal; ``'random'`` is the curriculum-free
+  training distribution used by ``configs/parity_grid_lstm.py`` (test strings stay uniform).
+  """
   _check_count('num_examples', num_examples, 0)
   _check_count('bits', bits, 1)
+  if density not in PARITY_DENSITIES:
+    raise ValueError(f'density must be one of {PARITY_DENSITIES}, got {density!r}.')
   rng = np.random.default_rng(seed)
-  bit_strings = rng.integers(0, 2, size=(num_examples, bits), dtype=np.int32)
+  if density == 'half':
+    bit_strings = rng.integers(0, 2, size=(num_examples, bits), dtype=np.int32)
+  else:
+    q = rng.uniform(size=(num_examples, 1))
+    bit_strings = (rng.uniform(size=(num_examples, bits)) < q).astype(np.int32)
   return {'inputs': bit_strings.astype(np.float32),
           'label': (bit_strings.sum(axis=1) % 2).astype(np.int32)}
 

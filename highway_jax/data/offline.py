@@ -172,8 +172,12 @@ def load_algorithmic(cfg: ml_collections.ConfigDict) -> Dataset:
     raise ValueError('config.data.num_train and num_test must be >= 1, got '
                      f'{num_train} and {num_test}.')
   seed = 0 if cfg.data_seed is None else cfg.data_seed
+  make_test = None
   if cfg.name == 'parity':
-    make = functools.partial(algorithmic.make_parity, bits=cfg.parity_bits)
+    make = functools.partial(algorithmic.make_parity, bits=cfg.parity_bits,
+                             density=cfg.parity_train_density)
+    # Test strings are always uniform, whatever the training distribution.
+    make_test = functools.partial(algorithmic.make_parity, bits=cfg.parity_bits)
     num_classes, vocab_size = algorithmic.PARITY_NUM_CLASSES, None
   elif cfg.name == 'addition':
     make = functools.partial(algorithmic.make_addition, digits=cfg.addition_digits,
@@ -190,6 +194,6 @@ def load_algorithmic(cfg: ml_collections.ConfigDict) -> Dataset:
   return from_arrays(
       cfg,
       train=make(num_train, seed=seed),
-      test=make(num_test, seed=seed + 1),
+      test=(make_test or make)(num_test, seed=seed + 1),
       num_classes=num_classes, vocab_size=vocab_size,
       metadata={'generation_seeds': {'train': seed, 'test': seed + 1}})
