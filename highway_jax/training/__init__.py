@@ -1,0 +1,33 @@
+"""Training system: ``train_and_evaluate(config, workdir)`` and what it is built from.
+
+    defaults.py           default_config() (the base of every configs/*.py), parse_arg()
+    config_validation.py  validate_config(): one-line ConfigErrors for bad fields
+    optimizers.py         optax optimizers and learning-rate schedules from the config
+    losses.py             softmax cross-entropy and accuracy as per-batch sums
+    state.py              TrainState and its initialisation
+    parallel.py           data parallelism (jit + NamedSharding on a 'data' mesh), multi-host init
+    checkpoints.py        Orbax CheckpointManager of (train state, data iterator)
+    metrics.py, plots.py  metrics.jsonl, TensorBoard, console progress, PNG curves
+    evaluation.py         evaluation passes and evaluate_checkpoint()
+    train.py              train_and_evaluate()
+    errors.py             ConfigError, NonFiniteLossError, CheckpointError
+
+Example::
+
+    from highway_jax.training import default_config, train_and_evaluate
+"""
+
+from highway_jax.training.defaults import default_config, parse_arg
+from highway_jax.training.errors import CheckpointError, ConfigError, NonFiniteLossError
+from highway_jax.training.evaluation import evaluate_checkpoint
+from highway_jax.training.train import train_and_evaluate
+
+__all__ = [
+    'CheckpointError',
+    'ConfigError',
+    'NonFiniteLossError',
+    'default_config',
+    'evaluate_checkpoint',
+    'parse_arg',
+    'train_and_evaluate',
+]

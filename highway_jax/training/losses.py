@@ -1,0 +1,87 @@
+"""Softmax cross-entropy and accuracy, as per-batch sums that are reduced on the host.
+
+For logits z (…, K) and integer labels y, over the examples (or target tokens) with weight m = 1:
+
+    loss       = Σ m · (logsumexp(z) − z_y) / Σ m
+    accuracy   = Σ m · [argmax z = y] / Σ m
+
+Labels of shape (B,) are one class per example. Labels of shape (B, T_out) are sequence targets with
+logits (B, T_out, K): the loss and ``accuracy`` are per target token, and ``sequence_accuracy`` counts
+an example as right only when all its T_out tokens are.
+
+The optional ``mask`` (B,) marks real examples (1) versus padding (0) in evaluation batches. Batch
+functions return sums plus counts (``count``: examples; ``token_count``: target tokens), so results
+over many batches, devices and processes are exact means after :func:`normalize`.
+
+Example::
+
+    sums = metric_sums(logits, labels, mask)        # inside jit, per batch
+    total = add_sums(total, jax.device_get(sums))   # on the host
+    normalize(total)                                # {'loss': …, 'accuracy': …}
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+Array = jax.Array
+
+
+def _check_shapes(logits: Array, labels: Array) -> None:
+  if logits.shape[:-1] != labels.shape:
+    raise ValueError(
+        f'logits must have shape labels.shape + (num_classes,); got logits {logits.shape} and '
+        f'labels {labels.shape}.')
+
+
+def mean_cross_entropy(logits: Array, labels: Array) -> Array:
+  """Mean softmax cross-entropy over all label entries, computed in float32."""
+  _check_shapes(logits, labels)
+  losses = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels)
+  return jnp.mean(losses)
+
+
+def metric_sums(logits: Array, labels: Array, mask: Array | None = None) -> dict[str, Array]:
+  """Summed loss and accuracy of one batch (module docstring)."""
+  _check_shapes(logits, labels)
+  batch = labels.shape[0]
+  mask = jnp.ones((batch,), jnp.float32) if mask is None else mask.astype(jnp.float32)
+  losses = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels)
+  correct = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
+  if labels.ndim == 1:
+    return {
+        'loss': jnp.sum(losses * mask),
+        'correct': jnp.sum(correct * mask),
+        'count': jnp.sum(mask),
+    }
+  extra_axes = tuple(range(1, labels.ndim))
+  tokens = np.prod(labels.shape[1:])
+  return {
+      'loss': jnp.sum(jnp.sum(losses, axis=extra_axes) * mask),
+      'correct': jnp.sum(jnp.sum(correct, axis=extra_axes) * mask),
+      'sequence_correct': jnp.sum(jnp.all(correct > 0, axis=extra_axes) * mask),
+      'count': jnp.sum(mask),
+      'token_count': jnp.sum(mask) * tokens,
+  }
+
+
+def add_sums(total: dict[str, float] | None, sums: dict[str, float]) -> dict[str, float]:
+  """Adds two dicts of metric sums (``total`` may be None)."""
+  sums = {k: float(v) for k, v in sums.items()}
+  if total is None:
+    return sums
+  return {k: total[k] + sums[k] for k in total}
+
+
+def normalize(total: dict[str, float]) -> dict[str, float]:
+  """Means from summed metrics: loss, accuracy (and sequence_accuracy for sequence targets)."""
+  denominator = total.get('token_count', total['count'])
+  if denominator <= 0:
+    raise ValueError(f'cannot normalize metrics over zero examples: {total}.')
+  result = {'loss': total['loss'] / denominator, 'accuracy': total['correct'] / denominator}
+  if 'sequence_correct' in total:
+    result['sequence_accuracy'] = total['sequence_correct'] / total['count']
+  return result
