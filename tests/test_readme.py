@@ -1,0 +1,31 @@
+"""The README's Quickstart is what CI runs and what a new user types: keep them in sync."""
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def quickstart_commands():
+  readme = (ROOT / 'README.md').read_text()
+  section = readme.split('## Quickstart', 1)[1].split('\n## ', 1)[0]
+  blocks = re.findall(r'```(?:bash|sh)?\n(.*?)```', section, flags=re.S)
+  return [line.strip() for block in blocks for line in block.splitlines()
+          if line.strip() and not line.strip().startswith('#')]
+
+
+def test_quickstart_has_two_commands():
+  commands = quickstart_commands()
+  assert len(commands) == 2, commands
+  assert 'scripts/train.py' in commands[0]
+  assert 'pytest' in commands[1]
+
+
+def test_ci_runs_the_readme_test_command():
+  ci = (ROOT / '.ci' / 'run').read_text()
+  assert quickstart_commands()[1] in ci.splitlines()
+
+
+def test_quickstart_files_exist():
+  for path in re.findall(r'(?:scripts|configs)/[\w/]+\.py', ' '.join(quickstart_commands())):
+    assert (ROOT / path).exists(), path
