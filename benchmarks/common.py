@@ -1,0 +1,272 @@
+"""Timing, memory and reporting utilities shared by the benchmarks.
+
+Every benchmark times *candidates*: zero-argument callables that run one step to completion (JAX
+callables end with ``jax.block_until_ready``). ``compare`` warms every candidate up (the first call
+compiles), then runs them **interleaved**, round after round, so that a burst of load from another
+process hits all of them alike; it reports each candidate's median time and, for ratios, the median of
+the per-round paired ratios. Side-by-side ratios in one process are what these benchmarks are about:
+the absolute numbers move with the machine's load.
+
+``write_json(name, payload)`` stores a result under ``benchmarks/results/<name>.json`` (git-ignored)
+together with ``machine_info()`` (CPU model, core count, load average, backend, library versions).
+
+Example::
+
+    from benchmarks import common
+    res = common.compare({'a': step_a, 'b': step_b}, rounds=10)
+    res['a'].median_ms, common.paired_ratio(res['a'], res['b'])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+RESULTS_DIR = Path(__file__).resolve().parent / 'results'
+
+
+def num_threads() -> int:
+  """CPU threads available to this process (XLA's CPU thread pool uses as many)."""
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:
+    return os.cpu_count() or 1
+
+
+@dataclasses.dataclass
+class Timing:
+  """Times of one candidate, in seconds, one per round (warm-up excluded).
+
+  ``times`` is wall-clock time; ``cpu_times`` is this process's CPU time (all threads) over the same
+  interval, which other processes' load disturbs less (but idle-spinning threads inflate it).
+  """
+
+  name: str
+  times: list[float]
+  cpu_times: list[float] = dataclasses.field(default_factory=list)
+
+  @property
+  def median_ms(self) -> float:
+    return 1e3 * statistics.median(self.times)
+
+  @property
+  def cpu_median_ms(self) -> float:
+    return 1e3 * statistics.median(self.cpu_times) if self.cpu_times else float('nan')
+
+  @property
+  def min_ms(self) -> float:
+    return 1e3 * min(self.times)
+
+  @property
+  def iqr_ms(self) -> float:
+    q1, _, q3 = np.percentile(self.times, [25, 50, 75])
+    return 1e3 * float(q3 - q1)
+
+
+def time_once(fn: Callable[[], Any]) -> tuple[float, float]:
+  """``(wall seconds, process CPU seconds)`` of one call of ``fn``, waiting for its result."""
+  cpu_start, start = time.process_time(), time.perf_counter()
+  jax.block_until_ready(fn())
+  return time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def compare(candidates: Mapping[str, Callable[[], Any]], *, rounds: int = 10, warmup: int = 2,
+            min_time_s: float = 0.0) -> dict[str, Timing]:
+  """Times each candidate ``rounds`` times, interleaved, after ``warmup`` untimed calls each.
+
+  With ``min_time_s > 0`` rounds continue (up to 10x ``rounds``) until every candidate has run for
+  that long in total, so that fast candidates get enough samples.
+  """
+  for fn in candidates.values():
+    for _ in range(warmup):
+      time_once(fn)
+  timings = {name: Timing(name, []) for name in candidates}
+  r = 0
+  while r < rounds or (min_time_s > 0 and r < 10 * rounds
+                       and min(sum(t.times) for t in timings.values()) < min_time_s):
+    for name, fn in candidates.items():
+      wall, cpu = time_once(fn)
+      timings[name].times.append(wall)
+      timings[name].cpu_times.append(cpu)
+    r += 1
+  return timings
+
+
+def paired_ratio(a: Timing, b: Timing) -> float:
+  """Median over rounds of ``a/b`` measured in the same round (robust to load that changes slowly)."""
+  n = min(len(a.times), len(b.times))
+  return statistics.median(x / y for x, y in zip(a.times[:n], b.times[:n]))
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+  """``(fn(), wall seconds)``."""
+  start = time.perf_counter()
+  out = fn()
+  return out, time.perf_counter() - start
+
+
+def timed_cpu(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+  """``(fn(), wall seconds, process CPU seconds)``."""
+  cpu_start, start = time.process_time(), time.perf_counter()
+  out = fn()
+  return out, time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def warm_up_compiler() -> float:
+  """Compiles and runs an unrelated small program, so one-off XLA/LLVM start-up costs don't land on
+  the first compile that a benchmark measures. Returns the seconds it took."""
+  def f(x, w):
+    return jax.nn.relu(x @ w).sum()
+  x = jax.numpy.ones((8, 16))
+  w = jax.numpy.ones((16, 16))
+  start = time.perf_counter()
+  jax.block_until_ready(jax.jit(jax.grad(f, argnums=1)).lower(x, w).compile()(x, w))
+  return time.perf_counter() - start
+
+
+def memory_analysis(compiled) -> dict[str, int] | None:
+  """Sizes in bytes from XLA's compiled memory analysis, or None if the backend gives none.
+
+  ``peak_bytes`` estimates the program's footprint: arguments + outputs + temporaries − aliased
+  (donated) buffers. ``temp_bytes`` (the temporaries: activations kept for the backward pass, scan
+  buffers, workspace) is the part that remat and donation change.
+  """
+  stats = compiled.memory_analysis()
+  if stats is None:
+    return None
+  out = {
+      'argument_bytes': int(stats.argument_size_in_bytes),
+      'output_bytes': int(stats.output_size_in_bytes),
+      'temp_bytes': int(stats.temp_size_in_bytes),
+      'alias_bytes': int(stats.alias_size_in_bytes),
+      'code_bytes': int(getattr(stats, 'generated_code_size_in_bytes', 0)),
+  }
+  out['peak_bytes'] = (out['argument_bytes'] + out['output_bytes'] + out['temp_bytes']
+                       - out['alias_bytes'])
+  return out
+
+
+def rss_bytes() -> int:
+  """Resident set size of this process now (Linux /proc), in bytes."""
+  with open('/proc/self/statm') as f:
+    pages = int(f.read().split()[1])
+  return pages * os.sysconf('SC_PAGE_SIZE')
+
+
+def max_rss_bytes() -> int:
+  """Peak resident set size of this process so far, in bytes."""
+  import resource
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _cpu_model() -> str:
+  try:
+    out = subprocess.run(['lscpu'], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+      if line.startswith('Model name:'):
+        return line.split(':', 1)[1].strip()
+  except (OSError, subprocess.CalledProcessError):
+    pass
+  return platform.processor() or 'unknown'
+
+
+def machine_info() -> dict[str, Any]:
+  """What the numbers depend on: CPU, cores, load, backend and device, library versions."""
+  import flax
+  import optax
+  info = {
+      'date': datetime.datetime.now().isoformat(timespec='seconds'),
+      'cpu_model': _cpu_model(),
+      'cpu_threads': num_threads(),
+      'load_average_1_5_15': [round(x, 2) for x in os.getloadavg()],
+      'backend': jax.default_backend(),
+      'devices': [d.device_kind for d in jax.devices()],
+      'python': platform.python_version(),
+      'jax': jax.__version__,
+      'jaxlib': getattr(jax.lib, '__version__', None) or _jaxlib_version(),
+      'flax': flax.__version__,
+      'optax': optax.__version__,
+      'xla_flags': os.environ.get('XLA_FLAGS', ''),
+  }
+  info['torch'] = torch_version()
+  return info
+
+
+def torch_version() -> str | None:
+  """PyTorch's installed version without importing it (the import takes seconds), or None."""
+  import importlib.metadata
+  try:
+    return importlib.metadata.version('torch')
+  except importlib.metadata.PackageNotFoundError:
+    return None
+
+
+def _jaxlib_version() -> str | None:
+  try:
+    import jaxlib
+    return jaxlib.__version__
+  except ImportError:
+    return None
+
+
+def maybe_torch():
+  """The ``torch`` module if it is installed (it is optional, never a dependency), else None."""
+  try:
+    import torch
+  except ImportError:
+    return None
+  return torch
+
+
+def write_json(name: str, payload: Mapping[str, Any], results_dir: Path | None = None) -> Path:
+  """Writes ``payload`` plus machine info and the command line to ``<results_dir>/<name>.json``."""
+  results_dir = Path(results_dir) if results_dir is not None else RESULTS_DIR
+  results_dir.mkdir(parents=True, exist_ok=True)
+  path = results_dir / f'{name}.json'
+  record = {'command': ' '.join([Path(sys.executable).name, *sys.argv]), 'machine': machine_info(),
+            **payload}
+  path.write_text(json.dumps(record, indent=2, default=_json_default) + '\n')
+  return path
+
+
+def _json_default(obj):
+  if isinstance(obj, (np.integer, np.floating)):
+    return obj.item()
+  if isinstance(obj, np.ndarray):
+    return obj.tolist()
+  raise TypeError(f'not JSON serialisable: {type(obj)}')
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *,
+                 floatfmt: str = '.1f') -> str:
+  """A Markdown table of ``rows`` (dicts) restricted to ``columns``; missing values print as '–'."""
+  def cell(v):
+    if v is None:
+      return '–'
+    if isinstance(v, float):
+      return format(v, floatfmt)
+    return str(v)
+  lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
+  for row in rows:
+    lines.append('| ' + ' | '.join(cell(row.get(c)) for c in columns) + ' |')
+  return '\n'.join(lines)
+
+
+def header(title: str) -> str:
+  info = machine_info()
+  return (f'\n## {title}\n\n{info["cpu_model"]}, {info["cpu_threads"]} threads, backend '
+          f'{info["backend"]} ({", ".join(sorted(set(info["devices"])))}), jax {info["jax"]}, '
+          f'flax {info["flax"]}, torch {info["torch"]}, load {info["load_average_1_5_15"]}\n')

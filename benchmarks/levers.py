@@ -1,0 +1,393 @@
+r"""Benchmark 5: which implementation of the recurrent training step is fastest on this backend.
+
+Every variant computes the same function (checked here: gradients agree with the library's to float32
+round-off) and is timed as the same fwd + bwd + Adam step as ``benchmarks.recurrent`` (batch 64,
+sequence 100, input 128, hidden 256), interleaved in one process.
+
+The library's layers (``highway_jax.recurrent``) with their options:
+
+* ``ours``: per-gate weights split before the scan, input projection inside the scan (the CPU default);
+* ``ours hoist``: ``hoist_input_projection=True`` (one ``(T·B, in) @ (in, H)`` matmul per gate before
+  the scan);
+* ``ours unroll=k``: ``jax.lax.scan(..., unroll=k)``;
+* ``ours without donation``: the train step without ``donate_argnums`` (every other variant donates
+  the parameters and optimizer state).
+
+Alternatives, written here in plain ``jax.numpy`` on the library's fused parameter layout
+(``input/kernel (in, G·H)``, ``recurrent/kernel (H, G·H)``, G = 4 LSTM / 3 GRU / 1 RNN):
+
+* ``fused``: one ``(B, H) @ (H, G·H)`` recurrent matmul per step, its output split into gates (the
+  anchor's "slicing a fused block" concern), input projection inside the scan;
+* ``fused hoisted``: the same, input projection ``x @ W + b`` for all steps before the scan;
+* ``batched dW``: hoisted and fused, plus a ``jax.custom_vjp`` that keeps the recurrent kernel's
+  gradient out of the time loop. JAX differentiates ``scan`` by accumulating the gradient of every
+  loop-invariant weight *inside* the backward loop: per step, ``h_{t-1}ᵀ · δ_t``, a matmul that
+  contracts over the batch only (64) and then reads and writes the whole ``(H, G·H)`` accumulator.
+  Here the backward loop only emits ``δ_t`` (the gradient of the recurrent pre-activation
+  ``h_{t-1} U``), and ``dU = Σ_t h_{t-1}ᵀ δ_t`` is one matmul that contracts over time × batch (6400)
+  after the loop, which is what cuDNN and PyTorch do. The input kernel's gradient is already one big
+  matmul when the projection is hoisted. The cell's elementwise backward still comes from autodiff
+  (see ``scan_batched_weight_grad``), so the trick works for any cell, with masks and peepholes.
+* ``handwritten`` (LSTM only): the same structure with the LSTM backward written out by hand;
+* ``fused … unroll=2``, ``fused … checkpoint(dots_saveable)``: the fused variant with scan unrolling,
+  or with ``jax.checkpoint`` on the loop body (keep matmul outputs, recompute the gate arithmetic).
+
+Usage::
+
+    python -m benchmarks.levers [--quick] [--cells lstm,gru,rnn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from benchmarks import common
+from benchmarks.recurrent import FULL_SHAPE, TINY_SHAPE, matmul_flops
+
+sigmoid = jax.nn.sigmoid
+
+
+# ----------------------------------------------------------------------------------------------
+# The batched-weight-gradient scan (generic over cells)
+
+
+def scan_batched_weight_grad(step: Callable, recurrent_kernel: jax.Array, step_weights: Any,
+                             xs: Any, carry0: Any, hidden: Callable[[Any], jax.Array], *,
+                             reverse: bool = False, unroll: int = 1):
+  """``lax.scan`` of a recurrent cell whose recurrent-kernel gradient is one matmul after the loop.
+
+  ``step(step_weights, carry, x_t, r_t) -> (new_carry, y_t)`` is the cell given its recurrent
+  projection ``r_t = hidden(carry) @ recurrent_kernel``. Returns ``(final_carry, ys)``.
+
+  Forward: the scan also stacks ``h_{t-1} = hidden(carry)``. Backward: autodiff of the scan with the
+  recurrent kernel held constant, and w.r.t. a zero input ``e_t`` added to ``r_t`` so that its
+  cotangent ``δ_t = ∂L/∂r_t`` comes out stacked; then ``dU = Σ_t h_{t-1}ᵀ δ_t`` in one matmul.
+  ``step_weights`` (biases, peepholes, …) are differentiated by autodiff as usual.
+  """
+
+  def scan_fn(step_weights, xs, carry0, e, kernel):
+    def body(carry, inputs):
+      x_t, e_t = inputs
+      h = hidden(carry)
+      new_carry, y = step(step_weights, carry, x_t, h @ kernel + e_t)
+      return new_carry, (y, h)
+    final, (ys, h_prev) = jax.lax.scan(body, carry0, (xs, e), reverse=reverse, unroll=unroll)
+    return (final, ys), h_prev
+
+  def zeros_e(kernel, xs):
+    length = jax.tree.leaves(xs)[0].shape[0]
+    batch = jax.tree.leaves(carry0)[0].shape[:-1]
+    return jnp.zeros((length, *batch, kernel.shape[-1]), kernel.dtype)
+
+  @jax.custom_vjp
+  def run(kernel, step_weights, xs, carry0):
+    return scan_fn(step_weights, xs, carry0, zeros_e(kernel, xs), kernel)[0]
+
+  def fwd(kernel, step_weights, xs, carry0):
+    out, vjp_fn, h_prev = jax.vjp(functools.partial(scan_fn, kernel=kernel), step_weights, xs,
+                                  carry0, zeros_e(kernel, xs), has_aux=True)
+    return out, (vjp_fn, h_prev)
+
+  def bwd(res, cotangent):
+    vjp_fn, h_prev = res
+    d_weights, d_xs, d_carry0, delta = vjp_fn(cotangent)
+    d_kernel = jnp.einsum('tbh,tbg->hg', h_prev, delta)
+    return d_kernel, d_weights, d_xs, d_carry0
+
+  run.defvjp(fwd, bwd)
+  return run(recurrent_kernel, step_weights, xs, carry0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Cells on the fused layout. params: {'Wx': (I, G·H), 'U': (H, G·H), 'b': (G·H,)} (+ 'b_hn' for GRU).
+
+
+def _lstm_step(step_weights, carry, xw_t, r_t):
+  del step_weights
+  c, h = carry
+  i, f, g, o = jnp.split(xw_t + r_t, 4, axis=-1)
+  c = sigmoid(f) * c + sigmoid(i) * jnp.tanh(g)
+  h = sigmoid(o) * jnp.tanh(c)
+  return (c, h), h
+
+
+def _gru_step(b_hn, h, xw_t, r_t):
+  # reset_after=True: n = tanh(W_n x + b_in + r·(U_n h + b_hn)); xw_t already holds the folded biases.
+  x_r, x_z, x_n = jnp.split(xw_t, 3, axis=-1)
+  h_r, h_z, h_n = jnp.split(r_t, 3, axis=-1)
+  r = sigmoid(x_r + h_r)
+  z = sigmoid(x_z + h_z)
+  n = jnp.tanh(x_n + r * (h_n + b_hn))
+  h = (1.0 - z) * n + z * h
+  return h, h
+
+
+def _rnn_step(step_weights, h, xw_t, r_t):
+  del step_weights
+  h = jnp.tanh(xw_t + r_t)
+  return h, h
+
+
+CELLS = {
+    # cell: (step, gates, initial carry from (batch, hidden), hidden(carry), step weights(params))
+    'lstm': (_lstm_step, 4, lambda b, n: (jnp.zeros((b, n)), jnp.zeros((b, n))), lambda c: c[1],
+             lambda p: ()),
+    'gru': (_gru_step, 3, lambda b, n: jnp.zeros((b, n)), lambda c: c, lambda p: p['b_hn']),
+    'rnn': (_rnn_step, 1, lambda b, n: jnp.zeros((b, n)), lambda c: c, lambda p: ()),
+}
+
+
+def fused_forward(cell: str, params: dict, x: jax.Array, *, hoist: bool, batched_dw: bool,
+                  unroll: int = 1, checkpoint_policy: Callable | None = None) -> jax.Array:
+  """Hidden states (T, B, H) of one layer on time-major x (T, B, I); see the module docstring.
+
+  ``checkpoint_policy`` wraps the loop body in ``jax.checkpoint`` with that policy (e.g.
+  ``jax.checkpoint_policies.dots_saveable``: keep the matmul outputs, recompute the gate arithmetic
+  in the backward pass)."""
+  step, _, init, hidden, weights_of = CELLS[cell]
+  n = params['U'].shape[0]
+  carry0 = init(x.shape[1], n)
+  step_weights = weights_of(params)
+  if batched_dw:
+    xw = x @ params['Wx'] + params['b']
+    _, ys = scan_batched_weight_grad(step, params['U'], step_weights, xw, carry0, hidden,
+                                     unroll=unroll)
+    return ys
+  xs = x @ params['Wx'] + params['b'] if hoist else x
+
+  def body(carry, x_t):
+    xw_t = x_t if hoist else x_t @ params['Wx'] + params['b']
+    return step(step_weights, carry, xw_t, hidden(carry) @ params['U'])
+
+  if checkpoint_policy is not None:
+    body = jax.checkpoint(body, policy=checkpoint_policy)
+  return jax.lax.scan(body, carry0, xs, unroll=unroll)[1]
+
+
+@jax.custom_vjp
+def _lstm_handwritten(xw, kernel, bias, c0, h0):
+  return _lstm_handwritten_fwd(xw, kernel, bias, c0, h0)[0]
+
+
+def _lstm_handwritten_fwd(xw, kernel, bias, c0, h0):
+  # xw = x @ W without the bias: adding it inside the loop saves writing a biased (T, B, 4H) copy.
+  def body(carry, xw_t):
+    c, h = carry
+    i, f, g, o = jnp.split(xw_t + bias + h @ kernel, 4, axis=-1)
+    i, f, g, o = sigmoid(i), sigmoid(f), jnp.tanh(g), sigmoid(o)
+    c_new = f * c + i * g
+    tanh_c = jnp.tanh(c_new)
+    h_new = o * tanh_c
+    return (c_new, h_new), (h_new, h, c, jnp.concatenate([i, f, g, o], -1), tanh_c)
+  _, (hs, h_prev, c_prev, gates, tanh_cs) = jax.lax.scan(body, (c0, h0), xw)
+  return hs, (kernel, h_prev, c_prev, gates, tanh_cs)
+
+
+def _lstm_handwritten_bwd(res, d_hs):
+  kernel, h_prev, c_prev, gates, tanh_cs = res
+  kernel_t = kernel.T
+
+  def body(carry, inputs):
+    dc, dh = carry
+    dy, gates_t, c_prev_t, tanh_c = inputs
+    i, f, g, o = jnp.split(gates_t, 4, axis=-1)
+    dh = dh + dy
+    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+    delta = jnp.concatenate([dc * g * i * (1.0 - i), dc * c_prev_t * f * (1.0 - f),
+                             dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)], -1)
+    return (dc * f, delta @ kernel_t), delta
+
+  zeros = jnp.zeros(h_prev.shape[1:], h_prev.dtype)
+  (dc0, dh0), delta = jax.lax.scan(body, (zeros, zeros), (d_hs, gates, c_prev, tanh_cs),
+                                   reverse=True)
+  d_kernel = jnp.einsum('tbh,tbg->hg', h_prev, delta)
+  return delta, d_kernel, jnp.sum(delta, axis=(0, 1)), dc0, dh0
+
+
+_lstm_handwritten.defvjp(_lstm_handwritten_fwd, _lstm_handwritten_bwd)
+
+
+def handwritten_lstm_forward(params: dict, x: jax.Array) -> jax.Array:
+  zeros = jnp.zeros((x.shape[1], params['U'].shape[0]))
+  return _lstm_handwritten(x @ params['Wx'], params['U'], params['b'], zeros, zeros)
+
+
+# ----------------------------------------------------------------------------------------------
+# Parameters: the library's layout, read into the fused form used above
+
+
+def library_layer(cell: str, hidden: int, **kwargs):
+  from highway_jax import recurrent
+  cls = {'lstm': recurrent.LSTM, 'gru': recurrent.GRU, 'rnn': recurrent.SimpleRNN}[cell]
+  return cls(hidden, **kwargs)
+
+
+def fused_params(cell: str, library_params: dict) -> dict:
+  """The fused arrays of a one-layer library layer's parameters (biases folded like the library)."""
+  p = library_params['layer_0']['forward']
+  out = {'Wx': p['input']['kernel'], 'U': p['recurrent']['kernel']}
+  if cell == 'lstm':
+    out['b'] = p['recurrent']['bias']
+  elif cell == 'gru':
+    b_i, b_h = p['input']['bias'], p['recurrent']['bias']
+    n = b_h.shape[0] // 3
+    out['b'] = b_i + jnp.concatenate([b_h[:2 * n], jnp.zeros((n,), b_h.dtype)])
+    out['b_hn'] = b_h[2 * n:]
+  else:
+    out['b'] = p['input']['bias'] + p['recurrent']['bias']
+  return out
+
+
+def unfused_grads(cell: str, grads: dict, like: dict) -> dict:
+  """Maps gradients w.r.t. the fused arrays back onto the library's parameter tree (for checks)."""
+  out = jax.tree.map(jnp.zeros_like, like)
+  p = out['layer_0']['forward']
+  p['input']['kernel'], p['recurrent']['kernel'] = grads['Wx'], grads['U']
+  if cell == 'lstm':
+    p['recurrent']['bias'] = grads['b']
+  elif cell == 'gru':
+    n = grads['b_hn'].shape[0]
+    p['input']['bias'] = grads['b']
+    p['recurrent']['bias'] = jnp.concatenate([grads['b'][:2 * n], grads['b_hn']])
+  else:
+    p['input']['bias'] = p['recurrent']['bias'] = grads['b']
+  return out
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def train_step(forward: Callable[[Any, jax.Array], jax.Array], params: Any, x: jax.Array,
+               donate: bool = True):
+  """A closure running one jitted fwd + bwd + Adam step (loss on the last hidden state; parameters
+  and optimizer state donated unless ``donate=False``); also returns the jitted loss gradient."""
+  tx = optax.adam(1e-3)
+
+  def loss_fn(p):
+    return jnp.mean(forward(p, x)[-1] ** 2)
+
+  def step(p, s):
+    loss, grads = jax.value_and_grad(loss_fn)(p)
+    updates, s = tx.update(grads, s, p)
+    return optax.apply_updates(p, updates), s, loss
+
+  jitted = jax.jit(step, donate_argnums=(0, 1) if donate else ())
+  state = {'p': jax.jit(lambda p: jax.tree.map(jnp.copy, p))(params), 's': jax.jit(tx.init)(params)}
+
+  def run():
+    state['p'], state['s'], loss = jitted(state['p'], state['s'])
+    return loss
+
+  return run, jax.jit(jax.grad(loss_fn))
+
+
+def variants(cell: str, quick: bool, tiny: bool = False) -> dict[str, tuple[str, dict]]:
+  """name -> (kind, options); kind 'library' runs highway_jax.recurrent, 'fused' / 'handwritten'
+  the implementations above."""
+  if tiny:
+    return {f'ours {cell}': ('library', {}), f'fused {cell}': ('fused', {'hoist': False, 'batched_dw': False}),
+            f'batched dW {cell}': ('fused', {'hoist': True, 'batched_dw': True})}
+  out = {
+      f'ours {cell}': ('library', {}),
+      f'ours {cell} hoist': ('library', {'hoist_input_projection': True}),
+      f'ours {cell} unroll=2': ('library', {'unroll': 2}),
+      f'fused {cell}': ('fused', {'hoist': False, 'batched_dw': False}),
+      f'fused {cell} hoisted': ('fused', {'hoist': True, 'batched_dw': False}),
+      f'batched dW {cell}': ('fused', {'hoist': True, 'batched_dw': True}),
+  }
+  if not quick:
+    out[f'fused {cell} unroll=2'] = ('fused', {'hoist': False, 'batched_dw': False, 'unroll': 2})
+    out[f'fused {cell} checkpoint(dots_saveable)'] = (
+        'fused', {'hoist': False, 'batched_dw': False,
+                  'checkpoint_policy': jax.checkpoint_policies.dots_saveable})
+    out[f'ours {cell} unroll=4'] = ('library', {'unroll': 4})
+    out[f'ours {cell} without donation'] = ('library', {'donate': False})
+    out[f'batched dW {cell} unroll=2'] = ('fused', {'hoist': True, 'batched_dw': True, 'unroll': 2})
+  if cell == 'lstm':
+    out['handwritten lstm'] = ('handwritten', {})
+  return out
+
+
+def run_cell(cell: str, shape: dict, rounds: int, quick: bool, peak_gflops: float | None,
+             tiny: bool = False) -> list[dict]:
+  b, t, i, h = shape['batch'], shape['time'], shape['input'], shape['hidden']
+  x_batch_major = jax.random.normal(jax.random.key(1), (b, t, i))
+  x = jnp.swapaxes(x_batch_major, 0, 1)
+  base = library_layer(cell, h)
+  library_params = jax.jit(base.init)(jax.random.key(0), x_batch_major)['params']
+  fused = fused_params(cell, library_params)
+
+  steps, grads = {}, {}
+  for name, (kind, options) in variants(cell, quick, tiny).items():
+    if kind == 'library':
+      options = dict(options)
+      donate = options.pop('donate', True)
+      layer = library_layer(cell, h, **options)
+      forward = lambda p, x, layer=layer: jnp.swapaxes(
+          layer.apply({'params': p}, jnp.swapaxes(x, 0, 1))[0], 0, 1)
+      steps[name], grad_fn = train_step(forward, library_params, x, donate=donate)
+      grads[name] = grad_fn(library_params)
+    else:
+      if kind == 'handwritten':
+        forward = handwritten_lstm_forward
+      else:
+        forward = functools.partial(fused_forward, cell, **options)
+      steps[name], grad_fn = train_step(forward, fused, x)
+      grads[name] = unfused_grads(cell, grad_fn(fused), library_params)
+
+  reference = grads[f'ours {cell}']
+  timings = common.compare(steps, rounds=rounds, warmup=2)
+  flops = matmul_flops(cell, **shape)['train']
+  rows = []
+  for name in steps:
+    err = max(float(jnp.max(jnp.abs(g - r)) / (jnp.max(jnp.abs(r)) + 1e-30))
+              for g, r in zip(jax.tree.leaves(grads[name]), jax.tree.leaves(reference)))
+    tm = timings[name]
+    rows.append({
+        'variant': name, 'cell': cell, 'median_ms': tm.median_ms, 'iqr_ms': tm.iqr_ms,
+        'cpu_ms': tm.cpu_median_ms,
+        'vs_ours': common.paired_ratio(tm, timings[f'ours {cell}']),
+        'max_grad_rel_err': err, 'times_s': tm.times,
+        'fraction_of_peak': flops / (tm.min_ms * 1e-3) / 1e9 / peak_gflops if peak_gflops else None,
+    })
+  return rows
+
+
+def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> dict:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--quick', action='store_true')
+  parser.add_argument('--tiny', action='store_true', help='tiny shapes (smoke test)')
+  parser.add_argument('--rounds', type=int, default=None)
+  parser.add_argument('--cells', default='lstm,gru,rnn')
+  parser.add_argument('--results-dir', default=None)
+  args = parser.parse_args(argv)
+  shape = TINY_SHAPE if args.tiny else FULL_SHAPE
+  rounds = args.rounds or (3 if args.tiny else 5 if args.quick else 15)
+  if peak_gflops is None and not args.tiny:
+    from benchmarks import peak
+    peak_gflops = peak.measure_peak(quick=True)['peak_gflops']
+
+  print(common.header('Levers for the recurrent training step (same shapes as benchmarks.recurrent)'))
+  rows = []
+  for cell in args.cells.split(','):
+    cell_rows = run_cell(cell, shape, rounds, args.quick, peak_gflops, tiny=args.tiny)
+    print(common.format_table(cell_rows, ['variant', 'median_ms', 'iqr_ms', 'cpu_ms', 'vs_ours',
+                                          'fraction_of_peak', 'max_grad_rel_err'], floatfmt='.3g'))
+    print()
+    rows += cell_rows
+  path = common.write_json('levers_tiny' if args.tiny else 'levers',
+                           {'shape': shape, 'rounds': rounds, 'peak_gflops': peak_gflops,
+                            'rows': rows}, args.results_dir)
+  print(f'wrote {path}')
+  return {'rows': rows}
+
+
+if __name__ == '__main__':
+  main()
