@@ -429,3 +429,17 @@ def test_sigkill_resume_is_bit_exact_and_eight_devices_match_one(tmp_path):
     assert results[key] == pytest.approx(reference[key], rel=1e-4, abs=1e-6), key
   for got, want in zip(jax.tree.leaves(final_state(workdir, 10)), jax.tree.leaves(reference_state)):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_digits_main_job_reaches_its_accuracy_target(tmp_path):
+  """The README's main job (configs/digits_highway.py, unchanged) reaches >= 95% test accuracy."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location(
+      'digits_highway', os.path.join(REPO, 'configs', 'digits_highway.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
+  config.checkpoint_every_steps = 100_000      # only the final save: checkpoints are not under test
+  config.eval_every_steps = 100_000
+  results = train_and_evaluate(config, str(tmp_path / 'run'))
+  assert results['test_accuracy'] >= 0.95, results
