@@ -6,7 +6,9 @@ sequence 100, input 128, hidden 256), interleaved in one process.
 
 The library's layers (``highway_jax.recurrent``) with their options:
 
-* ``ours``: per-gate weights split before the scan, input projection inside the scan (the CPU default);
+* ``ours``: the library's defaults on this backend (``fuse_gates``, ``hoist_input_projection``);
+* ``ours fuse_gates=True|False``: one ``(B, H) @ (H, G·H)`` recurrent matmul per step split into gates
+  afterwards, or per-gate weight arrays split once before the scan (G matmuls per step);
 * ``ours hoist``: ``hoist_input_projection=True`` (one ``(T·B, in) @ (in, H)`` matmul per gate before
   the scan);
 * ``ours unroll=k``: ``jax.lax.scan(..., unroll=k)``;
@@ -296,6 +298,8 @@ def variants(cell: str, quick: bool, tiny: bool = False) -> dict[str, tuple[str,
             f'batched dW {cell}': ('fused', {'hoist': True, 'batched_dw': True})}
   out = {
       f'ours {cell}': ('library', {}),
+      f'ours {cell} fuse_gates=True': ('library', {'fuse_gates': True}),
+      f'ours {cell} fuse_gates=False': ('library', {'fuse_gates': False}),
       f'ours {cell} hoist': ('library', {'hoist_input_projection': True}),
       f'ours {cell} unroll=2': ('library', {'unroll': 2}),
       f'fused {cell}': ('fused', {'hoist': False, 'batched_dw': False}),

@@ -11,8 +11,8 @@ Candidates (all in one process, timed interleaved round by round; see ``benchmar
   (stacks: a Python loop of ``nn.RNN`` / ``nn.Bidirectional`` layers, Flax has no stacked RNN);
 * PyTorch (only when importable; same thread count as XLA's CPU pool): ``torch.nn.LSTM``/``GRU``/``RNN``;
 * on GPU only: ``jax.experimental.rnn.lstm`` (cuDNN from JAX);
-* ``proposal: fused-gate LSTM/GRU`` (single layer): ``benchmarks.levers``' fused implementation, the
-  change recommended in docs/performance.md, measured against the same references.
+* ``ours LSTM/GRU fused gates`` or ``per-gate weights`` (single layer): the library's other setting of
+  ``fuse_gates`` (the backend default is in the table header), measured against the same references.
 
 Also the 4-layer bidirectional variant (LSTM and GRU, ours vs Flax's best vs PyTorch).
 
@@ -162,22 +162,6 @@ def _flax(cell_cls_name: str):
   return build
 
 
-def _proposal(cell: str):
-  """The fused-gate implementation of ``benchmarks.levers`` (one layer only), for comparison."""
-  def build(shape, layers, bidirectional):
-    import functools
-    from benchmarks import levers
-    if layers != 1 or bidirectional:
-      raise ValueError('the proposal candidates cover one unidirectional layer only.')
-    x = jax.random.normal(jax.random.key(1), (shape['batch'], shape['time'], shape['input']))
-    base = levers.library_layer(cell, shape['hidden'])
-    params = levers.fused_params(cell, jax.jit(base.init)(jax.random.key(0), x)['params'])
-    forward = functools.partial(levers.fused_forward, cell, hoist=False, batched_dw=False)
-    return jax_train_step(lambda p, x: jnp.swapaxes(forward(p, jnp.swapaxes(x, 0, 1)), 0, 1),
-                          params, x, shape['hidden'], False)
-  return build
-
-
 def _cudnn_lstm(shape, layers, bidirectional):
   from jax.experimental import rnn
   b, t, i, h = shape['batch'], shape['time'], shape['input'], shape['hidden']
@@ -229,9 +213,16 @@ def _torch(module_name: str):
   return build
 
 
+def recurrent_defaults() -> dict:
+  """The speed options ``highway_jax.recurrent`` picks on this backend."""
+  from highway_jax import recurrent
+  return {'fuse_gates': recurrent.default_fuse_gates(),
+          'hoist_input_projection': recurrent.default_hoist_input_projection()}
+
+
 def candidates(*, layers: int = 1, bidirectional: bool = False, include_torch: bool = True,
                include_rnn: bool = True, include_slow_flax: bool = True,
-               include_proposal: bool = False) -> list[Candidate]:
+               include_options: bool = False) -> list[Candidate]:
   """The benchmark's candidates; for stacks only LSTM/GRU with Flax's fastest cell of each kind."""
   cands = [
       Candidate('ours LSTM', 'lstm', 'ours', _ours('LSTM')),
@@ -244,9 +235,12 @@ def candidates(*, layers: int = 1, bidirectional: bool = False, include_torch: b
   if include_rnn:
     cands += [Candidate('ours SimpleRNN', 'rnn', 'ours', _ours('SimpleRNN')),
               Candidate('flax SimpleCell', 'rnn', 'flax', _flax('SimpleCell'))]
-  if include_proposal:
-    cands += [Candidate('proposal: fused-gate LSTM', 'lstm', 'proposal', _proposal('lstm')),
-              Candidate('proposal: fused-gate GRU', 'gru', 'proposal', _proposal('gru'))]
+  if include_options:
+    # The other setting of ``fuse_gates`` (the default is in ``recurrent.default_fuse_gates``).
+    other = not recurrent_defaults()['fuse_gates']
+    label = 'fused gates' if other else 'per-gate weights'
+    cands += [Candidate(f'ours LSTM {label}', 'lstm', 'ours', _ours('LSTM', fuse_gates=other)),
+              Candidate(f'ours GRU {label}', 'gru', 'ours', _ours('GRU', fuse_gates=other))]
   if not include_slow_flax:
     cands = [c for c in cands if c.name not in ('flax LSTMCell', 'ours LSTM peepholes')]
   if include_torch and common.maybe_torch() is not None:
@@ -335,13 +329,15 @@ def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> 
 
   print(common.header(f'Recurrent training step, batch {shape["batch"]}, sequence {shape["time"]}, '
                       f'input {shape["input"]}, hidden {shape["hidden"]} (fwd + bwd + Adam)'))
+  print(f'highway_jax.recurrent defaults on this backend: {recurrent_defaults()}')
   if peak_gflops:
     print(f'float32 matmul peak used for the fractions: {peak_gflops:.0f} GFLOP/s\n')
-  single = run_table(select(candidates(include_torch=not args.no_torch, include_proposal=True)),
+  single = run_table(select(candidates(include_torch=not args.no_torch, include_options=True)),
                      shape, layers=1,
                      bidirectional=False, rounds=rounds, warmup=warmup, peak_gflops=peak_gflops)
   print(common.format_table(single, COLUMNS, floatfmt='.3g'))
-  payload = {'shape': shape, 'rounds': rounds, 'peak_gflops': peak_gflops, 'single_layer': single}
+  payload = {'shape': shape, 'rounds': rounds, 'peak_gflops': peak_gflops, 'single_layer': single,
+             'recurrent_defaults': recurrent_defaults()}
 
   if not (args.quick or args.no_stack):
     print(f'\n4-layer bidirectional stack (same shapes, loss on both directions\' final states)\n')

@@ -226,11 +226,14 @@ class LSTMCell(nn.RNNCellBase):
     return params
 
   @nn.nowrap
-  def _split_params(self, params: dict) -> dict:
+  def _split_params(self, params: dict, fused: bool = False) -> dict:
+    # fused: one (in, 4H) input and one (H, 4H) recurrent matmul per step, split after the sum;
+    # otherwise per-gate arrays split once here, so the time loop never slices a fused block.
+    n = 1 if fused else 4
     weights = {
-        'input': _split(params['input']['kernel'], 4),
-        'bias': _split(params['recurrent']['bias'], 4),
-        'recurrent': _split(params['recurrent']['kernel'], 4),
+        'input': _split(params['input']['kernel'], n),
+        'bias': _split(params['recurrent']['bias'], n),
+        'recurrent': _split(params['recurrent']['kernel'], n),
     }
     if self.peepholes:
       weights['peephole'] = tuple(params['peephole'][g] for g in ('i', 'f', 'o'))
@@ -243,14 +246,15 @@ class LSTMCell(nn.RNNCellBase):
   @nn.nowrap
   def _step(self, weights: dict, carry: tuple[Array, Array], projected: tuple[Array, ...]):
     c, h = carry
-    x_i, x_f, x_g, x_o = projected
-    u_i, u_f, u_g, u_o = weights['recurrent']
-    a_i, a_f = x_i + h @ u_i, x_f + h @ u_f
+    if len(projected) == 1:  # fused gates
+      a_i, a_f, a_g, a_o = _split(projected[0] + h @ weights['recurrent'][0], 4)
+    else:
+      (x_i, x_f, x_g, x_o), (u_i, u_f, u_g, u_o) = projected, weights['recurrent']
+      a_i, a_f, a_g, a_o = x_i + h @ u_i, x_f + h @ u_f, x_g + h @ u_g, x_o + h @ u_o
     if self.peepholes:
       p_i, p_f, p_o = weights['peephole']
       a_i, a_f = a_i + p_i * c, a_f + p_f * c
-    new_c = jax.nn.sigmoid(a_f) * c + jax.nn.sigmoid(a_i) * jnp.tanh(x_g + h @ u_g)
-    a_o = x_o + h @ u_o
+    new_c = jax.nn.sigmoid(a_f) * c + jax.nn.sigmoid(a_i) * jnp.tanh(a_g)
     if self.peepholes:
       a_o = a_o + p_o * new_c
     new_h = jax.nn.sigmoid(a_o) * jnp.tanh(new_c)
@@ -305,7 +309,17 @@ class GRUCell(nn.RNNCellBase):
     return {'input': {'kernel': kernel, 'bias': bias}, 'recurrent': {'kernel': rkernel, 'bias': rbias}}
 
   @nn.nowrap
-  def _split_params(self, params: dict) -> dict:
+  def _split_params(self, params: dict, fused: bool = False) -> dict:
+    if fused and self.reset_after:
+      # One (in, 3H) and one (H, 3H) matmul per step; b_hn stays apart (it sits inside r·(...)).
+      b_i, b_h = params['input']['bias'], params['recurrent']['bias']
+      n = b_h.shape[-1] // 3
+      return {
+          'input': (params['input']['kernel'],),
+          'bias': (b_i + jnp.concatenate([b_h[:2 * n], jnp.zeros_like(b_h[2 * n:])]),),
+          'recurrent': (params['recurrent']['kernel'],),
+          'candidate_bias': b_h[2 * n:],
+      }
     b_ir, b_iz, b_in = _split(params['input']['bias'], 3)
     b_hr, b_hz, b_hn = _split(params['recurrent']['bias'], 3)
     if self.reset_after:
@@ -326,6 +340,13 @@ class GRUCell(nn.RNNCellBase):
 
   @nn.nowrap
   def _step(self, weights: dict, h: Array, projected: tuple[Array, ...]) -> tuple[Array, Array]:
+    if len(projected) == 1:  # fused gates (reset_after only)
+      (x_r, x_z, x_n), (h_r, h_z, h_n) = (_split(projected[0], 3),
+                                          _split(h @ weights['recurrent'][0], 3))
+      r, z = jax.nn.sigmoid(x_r + h_r), jax.nn.sigmoid(x_z + h_z)
+      n = jnp.tanh(x_n + r * (h_n + weights['candidate_bias']))
+      new_h = (1.0 - z) * n + z * h
+      return new_h, new_h
     x_r, x_z, x_n = projected
     u_r, u_z, u_n = weights['recurrent']
     r = jax.nn.sigmoid(x_r + h @ u_r)
@@ -382,7 +403,8 @@ class SimpleRNNCell(nn.RNNCellBase):
     return {'input': {'kernel': kernel, 'bias': bias}, 'recurrent': {'kernel': rkernel, 'bias': rbias}}
 
   @nn.nowrap
-  def _split_params(self, params: dict) -> dict:
+  def _split_params(self, params: dict, fused: bool = False) -> dict:
+    del fused  # one gate block: nothing to split
     return {
         'input': params['input']['kernel'],
         'bias': params['input']['bias'] + params['recurrent']['bias'],
@@ -477,7 +499,8 @@ class RHNCell(nn.RNNCellBase):
     return s, s
 
   @nn.nowrap
-  def _split_params(self, params: dict) -> dict:
+  def _split_params(self, params: dict, fused: bool = False) -> dict:
+    del fused  # the micro-layers are split per layer and per H/T block
     layers = params['layers']
     w_h, w_t = _split(params['input']['kernel'], 2)
     # Per-micro-layer slices taken once here, so the time loop never indexes the stacked arrays.

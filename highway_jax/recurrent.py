@@ -40,14 +40,18 @@ layer). Example: ``LSTM(8, num_layers=2, bidirectional=True)`` returns
 ``(((c_f, h_f), (c_b, h_b)), ((c_f, h_f), (c_b, h_b)))``, every array ``(batch, 8)``.
 
 Speed. The time loop is one ``jax.lax.scan`` (time-major inside) whose body is a pure ``jax.numpy``
-function of per-gate weight arrays split once before the loop, so the body never slices a fused gate
-block. ``hoist_input_projection`` computes the input projections ``W x + b`` of all time steps as one
-matmul before the loop; ``None`` picks per backend (False on CPU, where it measured slower, True on
-GPU/TPU). ``unroll`` is passed to ``jax.lax.scan``. All options compute the same function.
+function of weight arrays prepared once before the loop. ``fuse_gates`` (default True) does one
+``(batch, features) @ (features, G·features)`` recurrent matmul per step and splits its sum with the
+input projection into the G gates (LSTM, GRU with ``reset_after``); ``fuse_gates=False`` uses per-gate
+weight arrays split before the loop (G smaller matmuls per step). Fused measured 8–10% faster on CPU
+(``python -m benchmarks.levers``, docs/performance.md). ``hoist_input_projection`` computes the input
+projections ``W x + b`` of all time steps as one matmul before the loop; ``None`` picks per backend
+(False on CPU, where it measured slower, True on GPU/TPU). ``unroll`` is passed to ``jax.lax.scan``.
+All options compute the same function.
 
 Constructor: ``features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init`` and the
 cell options (``peepholes, forget_bias_init`` for LSTM, ``reset_after`` for GRU, ``activation`` for
-SimpleRNN) may be positional; ``hoist_input_projection, unroll, kernel_init, recurrent_kernel_init,
+SimpleRNN) may be positional; ``hoist_input_projection, unroll, fuse_gates, kernel_init, recurrent_kernel_init,
 bias_init, dtype, param_dtype`` (and RHN's required ``depth``) are keyword-only. ``dtype`` is the
 computation dtype (outputs have it); carries keep the dtype of the initial carry (``param_dtype``).
 
@@ -92,6 +96,11 @@ def default_hoist_input_projection() -> bool:
   return jax.default_backend() != 'cpu'
 
 
+def default_fuse_gates() -> bool:
+  """Default for ``fuse_gates``: on (fused measured faster on CPU; one large matmul suits GPU/TPU)."""
+  return True
+
+
 def _run_direction(cell: nn.RNNCellBase, weights: dict, x: Array, carry: Carry, mask: Array | None,
                    *, reverse: bool, hoist: bool, unroll: int) -> tuple[Array, Carry]:
   """Scans ``cell._step`` over time-major ``x`` (time, batch, in); returns (outputs, final carry).
@@ -131,6 +140,7 @@ class _Layer(nn.Module):
   deterministic: bool
   hoist: bool
   unroll: int
+  fuse_gates: bool
   kernel_init: Initializer
   dtype: Dtype | None
   param_dtype: Dtype
@@ -153,7 +163,8 @@ class _Layer(nn.Module):
             f'inputs has {x.shape[-1]} features on its last axis, but the parameters '
             f"'{direction}/input/kernel' expect {expected}.")
       x_c, params = _promote(x, params, self.dtype)
-      y, final = _run_direction(cell, cell._split_params(params), x_c, carry, mask,
+      weights = cell._split_params(params, fused=self.fuse_gates)
+      y, final = _run_direction(cell, weights, x_c, carry, mask,
                                 reverse=direction == 'backward', hoist=self.hoist, unroll=self.unroll)
       outputs.append(y)
       finals.append(final)
@@ -183,6 +194,7 @@ class _SequenceLayer(nn.Module):
   _: dataclasses.KW_ONLY
   hoist_input_projection: bool | None = None
   unroll: int = 1
+  fuse_gates: bool | None = None
   kernel_init: Initializer = default_kernel_init
   recurrent_kernel_init: Initializer = default_recurrent_kernel_init
   bias_init: Initializer = initializers.zeros_init()
@@ -220,11 +232,14 @@ class _SequenceLayer(nn.Module):
     hoist = self.hoist_input_projection
     if hoist is None:
       hoist = default_hoist_input_projection()
+    fuse_gates = self.fuse_gates
+    if fuse_gates is None:
+      fuse_gates = default_fuse_gates()
     layer_kwargs = dict(
         cell_type=cell_type, cell_kwargs=FrozenDict(cell_kwargs), bidirectional=self.bidirectional,
         highway=self.highway, transform_bias_init=self.transform_bias_init, deterministic=deterministic,
-        hoist=hoist, unroll=self.unroll, kernel_init=self.kernel_init, dtype=self.dtype,
-        param_dtype=self.param_dtype)
+        hoist=hoist, unroll=self.unroll, fuse_gates=fuse_gates, kernel_init=self.kernel_init,
+        dtype=self.dtype, param_dtype=self.param_dtype)
 
     x = jnp.swapaxes(inputs, 0, 1)  # time-major: lax.scan walks the leading axis
     x, first_carry = _Layer(dropout_rate=0.0, name='layer_0', **layer_kwargs)(x, carries[0], mask)
@@ -301,7 +316,8 @@ class LSTM(_SequenceLayer):
   """LSTM layers (``highway_jax.cells.LSTMCell``); see the module docstring.
 
   Attributes: features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init (highway
-  gate bias), peepholes, forget_bias_init; keyword-only: hoist_input_projection, unroll, kernel_init,
+  gate bias), peepholes, forget_bias_init; keyword-only: hoist_input_projection, unroll, fuse_gates,
+  kernel_init,
   recurrent_kernel_init, bias_init, dtype, param_dtype.
   """
 

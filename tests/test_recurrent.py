@@ -134,8 +134,8 @@ def test_layer_matches_reference(kind, num_layers, bidirectional, highway, maske
   factory, step = KINDS[kind]
   kw = dict(num_layers=num_layers, bidirectional=bidirectional, highway=highway)
   # Every speed option computes the same function.
-  variants = [factory(hoist_input_projection=False, **kw),
-              factory(hoist_input_projection=True, unroll=2, **kw)]
+  variants = [factory(hoist_input_projection=False, fuse_gates=True, **kw),
+              factory(hoist_input_projection=True, unroll=2, fuse_gates=False, **kw)]
   x = make_inputs(pad_value=7.0 if masked else None)
   lengths = jnp.asarray(LENGTHS) if masked else None
   params = random_params(variants[0], x, 2)
