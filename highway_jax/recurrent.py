@@ -317,8 +317,7 @@ class LSTM(_SequenceLayer):
 
   Attributes: features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init (highway
   gate bias), peepholes, forget_bias_init; keyword-only: hoist_input_projection, unroll, fuse_gates,
-  kernel_init,
-  recurrent_kernel_init, bias_init, dtype, param_dtype.
+  kernel_init, recurrent_kernel_init, bias_init, dtype, param_dtype.
   """
 
   peepholes: bool = False
