@@ -249,3 +249,77 @@ def test_bfloat16_computes_in_bf16_with_float32_params():
   variables = model.init(jax.random.key(0), x, train=False)
   assert {v.dtype for v in jax.tree.leaves(variables)} == {jnp.dtype(jnp.float32)}
   assert model.apply(variables, x, train=False).dtype == jnp.bfloat16
+
+
+def _numpy_highway_mlp(p, x, lesioned=()):
+  """The highway MLP in NumPy, with the transform gate of the stacked layers in ``lesioned`` at 0."""
+  h = relu(x.reshape(len(x), -1) @ p['input_layer']['kernel'] + p['input_layer']['bias'])
+  layers = p['stack']['layers']
+  for l in range(layers['H']['kernel'].shape[0]):
+    transform = relu(h @ layers['H']['kernel'][l] + layers['H']['bias'][l])
+    gate = sigmoid(h @ layers['T']['kernel'][l] + layers['T']['bias'][l])
+    if l in lesioned:
+      gate = np.zeros_like(gate)
+    h = transform * gate + h * (1.0 - gate)
+  return h @ p['classifier']['kernel'] + p['classifier']['bias']
+
+
+@pytest.mark.parametrize('layer', [0, 2])
+def test_highway_mlp_lesion_forces_that_layers_gate_to_zero(layer):
+  model = highway_mlp.Model(num_classes=3, depth=4, features=5, transform_bias_init=0.5)
+  x = np.asarray(jax.random.normal(jax.random.key(1), (4, 6)), np.float32)
+  variables = model.init(jax.random.key(0), x, train=False)
+  p = jax.tree.map(np.asarray, variables['params'])
+  assert model.num_lesion_layers == 3
+  expected = _numpy_highway_mlp(p, x, lesioned=(layer,))
+  by_index = model.apply(variables, x, train=False, lesion=layer)
+  by_mask = model.apply(variables, x, train=False, lesion=np.arange(3) == layer)
+  np.testing.assert_allclose(by_index, expected, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(by_mask, expected, rtol=1e-5, atol=1e-6)
+  # Lesioning changes the output (the gate was open), and no lesion is the plain forward pass.
+  assert np.abs(expected - _numpy_highway_mlp(p, x)).max() > 1e-3
+  np.testing.assert_allclose(model.apply(variables, x, train=False, lesion=None),
+                             _numpy_highway_mlp(p, x), rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match=r'lesion mask must have shape \(3,\)'):
+    model.apply(variables, x, train=False, lesion=np.zeros(4, bool))
+
+
+def test_highway_mlp_without_stacked_layers_cannot_be_lesioned():
+  model = highway_mlp.Model(num_classes=3, depth=1, features=5)
+  x = jnp.ones((2, 6))
+  variables = model.init(jax.random.key(0), x, train=False)
+  with pytest.raises(ValueError, match='no stacked layers to lesion'):
+    model.apply(variables, x, train=False, lesion=0)
+
+
+def test_highway_cnn_lesion_mask_spans_every_stage():
+  model = highway_cnn.Model(num_classes=3, features=(2, 3), num_highway_layers=(1, 2),
+                            pool_after=(True, False), head='dense', transform_bias_init=0.5)
+  x = np.asarray(jax.random.normal(jax.random.key(1), (2, 4, 4, 1)), np.float32)
+  variables = model.init(jax.random.key(0), x, train=False)
+  p = jax.tree.map(np.asarray, variables['params'])
+  assert model.num_lesion_layers == 3
+
+  def reference(lesioned):
+    h, index = x, 0
+    for s in range(2):
+      conv = p[f'transition_{s}']
+      h = relu(_conv_same(h, conv['kernel'], conv['bias']))
+      layer = p[f'stage_{s}']['layers']
+      for l in range(layer['H']['kernel'].shape[0]):
+        transform = relu(_conv_same(h, layer['H']['kernel'][l], layer['H']['bias'][l]))
+        gate = sigmoid(_conv_same(h, layer['T']['kernel'][l], layer['T']['bias'][l]))
+        if index in lesioned:
+          gate = np.zeros_like(gate)
+        h = transform * gate + h * (1.0 - gate)
+        index += 1
+      if s == 0:
+        h = _max_pool_2x2(h)
+    return h.reshape(2, -1) @ p['head']['kernel'] + p['head']['bias']
+
+  for lesioned in (0, 2):  # stage 0's only layer; stage 1's second layer
+    np.testing.assert_allclose(model.apply(variables, x, train=False, lesion=lesioned),
+                               reference({lesioned}), rtol=1e-5, atol=1e-5)
+  both = np.array([True, False, True])
+  np.testing.assert_allclose(model.apply(variables, x, train=False, lesion=both),
+                             reference({0, 2}), rtol=1e-5, atol=1e-5)

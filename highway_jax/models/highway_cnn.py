@@ -30,7 +30,12 @@ Parameters::
     stage_s/layers/{H,T}/kernel (L_s, 3, 3, c_s, c_s)   .../bias (L_s, c_s)      (see highway_jax.stack)
     head/kernel (1, 1, c_last, num_classes) or (flat, num_classes)   head/bias (num_classes,)
 
-``__call__(inputs (B, H, W, C) or (B, H, W), *, train, lengths=None) -> logits (B, num_classes)``.
+``__call__(inputs (B, H, W, C) or (B, H, W), *, train, lengths=None, lesion=None) -> logits
+(B, num_classes)``.
+
+Lesioning: ``lesion`` is None, a layer index or a bool mask of shape ``(num_lesion_layers,)`` over all
+highway layers of all stages in order (``sum(num_highway_layers)``: stage 0's layers first); each stage's
+stack gets its slice. The plain transition convs and the head can't be lesioned.
 
 Example::
 
@@ -48,7 +53,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from highway_jax.models.fields import activation, check_choice, model_fields, resolve_dtype
-from highway_jax.stack import HighwayStack
+from highway_jax.stack import HighwayStack, lesion_mask
 from highway_jax.training.errors import ConfigError
 
 DEFAULTS = dict(
@@ -90,9 +95,20 @@ class Model(nn.Module):
   remat: bool = False
   dtype: Any = None
 
+  @property
+  def num_lesion_layers(self) -> int:
+    """Length of the ``lesion`` mask: every stacked layer of every stage."""
+    return int(sum(self.num_highway_layers))
+
   @nn.compact
-  def __call__(self, inputs, *, train: bool, lengths=None):
+  def __call__(self, inputs, *, train: bool, lengths=None, lesion=None):
     del lengths  # fixed-size inputs
+    mask = None
+    if lesion is not None:
+      if self.num_lesion_layers == 0:
+        raise ValueError('lesion: this model has no highway layers to lesion.')
+      mask = lesion_mask(lesion, self.num_lesion_layers)
+    first = 0  # index of the current stage's first layer in the model-wide mask
     act = activation('activation', self.activation)
     x = inputs.astype(self.dtype or jnp.float32)
     if x.ndim == 3:
@@ -113,7 +129,9 @@ class Model(nn.Module):
             activation=act, transform_bias_init=self.transform_bias_init, carry=self.carry,
             kernel_size=kernel, dropout_rate=self.layer_dropout_rate, remat=self.remat,
             dtype=self.dtype, name=f'stage_{s}',
-        )(x, deterministic=not train)
+        )(x, lesion=None if mask is None else mask[first:first + layers],
+          deterministic=not train)
+        first += layers
       if self.pool_after[s]:
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
     x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)

@@ -22,14 +22,17 @@ Parameters::
     stack/layers/H/kernel (L, features, features) ... (see highway_jax.stack), L = stacked layers
     classifier/kernel (features, num_classes)   classifier/bias (num_classes,)
 
-``__call__(inputs (B, ...), *, train, lengths=None) -> logits (B, num_classes)``; the input is
-flattened, ``lengths`` is ignored (fixed-size inputs).
+``__call__(inputs (B, ...), *, train, lengths=None, lesion=None) -> logits (B, num_classes)``; the
+input is flattened, ``lengths`` is ignored (fixed-size inputs). ``lesion`` (None, a layer index or a
+bool mask of shape ``(num_lesion_layers,)``) is forwarded to the stack: lesioned layers have their
+transform gate forced to 0 (see ``highway_jax.stack``); the plain input layer can't be lesioned.
 
 Config fields (``config.model``): see ``DEFAULTS``. Example::
 
     model = Model(num_classes=10, depth=50, features=50, block='highway')
     variables = model.init(jax.random.key(0), jnp.ones((2, 64)), train=False)
     logits = model.apply(variables, x, train=False)             # (B, 10)
+    logits = model.apply(variables, x, train=False, lesion=3)   # stacked layer 3 lesioned
 """
 
 from __future__ import annotations
@@ -74,8 +77,13 @@ class Model(nn.Module):
   remat: bool = False
   dtype: Any = None
 
+  @property
+  def num_lesion_layers(self) -> int:
+    """Length of the ``lesion`` mask: the stacked layers (``depth − 1`` with ``dim_match='plain'``)."""
+    return self.depth - 1 if self.dim_match == 'plain' else self.depth
+
   @nn.compact
-  def __call__(self, inputs, *, train: bool, lengths=None):
+  def __call__(self, inputs, *, train: bool, lengths=None, lesion=None):
     del lengths  # fixed-size inputs
     act = activation('activation', self.activation)
     x = jnp.reshape(inputs, (inputs.shape[0], -1)).astype(self.dtype or jnp.float32)
@@ -92,7 +100,9 @@ class Model(nn.Module):
           num_layers=num_stacked, features=self.features, block=self.block, kind='dense',
           activation=act, transform_bias_init=self.transform_bias_init, carry=self.carry,
           dropout_rate=self.dropout_rate, remat=self.remat, dtype=self.dtype, name='stack',
-      )(x, deterministic=not train)
+      )(x, lesion=lesion, deterministic=not train)
+    elif lesion is not None:
+      raise ValueError(f'lesion: this depth-{self.depth} model has no stacked layers to lesion.')
     return nn.Dense(self.num_classes, dtype=self.dtype, name='classifier')(x)
 
 
