@@ -29,6 +29,7 @@ TRAINED = {
     'cifar100_highway': ['runlocal'],
     'sentiment_highway_bilstm': ['runlocal', 'runlocal,dataset=sst2,highway=false'],
     'mnist1d_gru': ['runlocal'],
+    'mnist1d_highway': ['runlocal'],
     'mnist1d_highway_bilstm': ['runlocal'],
     'mnist1d_rhn': ['runlocal'],
 }

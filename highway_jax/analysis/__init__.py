@@ -5,13 +5,15 @@
 * :mod:`highway_jax.analysis.gates` — transform bias distributions, mean / per-example /
   class-conditional gate activity (paper Figs. 2–3).
 * :mod:`highway_jax.analysis.plots` — PNG figures of the above, of depth sweeps and of training curves.
+* :mod:`highway_jax.analysis.experiments` — the paper's experiments end to end (depth sweep, lesioning
+  and gate analysis of a trained run, depth study), writing CSV/JSON and figures.
 
 Example::
 
     from highway_jax.analysis import gates, lesion, plots
 """
 
-from highway_jax.analysis import gates, lesion, plots
+from highway_jax.analysis import experiments, gates, lesion, plots
 from highway_jax.analysis.gates import (
     BiasDistribution,
     GateStatistics,
@@ -39,17 +41,18 @@ from highway_jax.analysis.plots import (
     plot_gate_activity,
     plot_lesion,
     plot_metric_curves,
+    plot_metric_vs_depth,
     plot_transform_biases,
     read_metrics_jsonl,
 )
 
 __all__ = [
-    'gates', 'lesion', 'plots',
+    'experiments', 'gates', 'lesion', 'plots',
     'BiasDistribution', 'GateStatistics', 'bias_distribution', 'compare_transform_biases',
     'find_transform_biases', 'find_transform_gates', 'gate_statistics', 'make_gate_statistics_step',
     'transform_bias_distributions', 'write_layer_summary_csv',
     'LesionResult', 'lesion_masks', 'lesion_sweep', 'make_lesion_eval_step', 'read_lesion_csv',
     'write_lesion_csv',
     'plot_class_gates', 'plot_depth_sweep', 'plot_example_gates', 'plot_gate_activity', 'plot_lesion',
-    'plot_metric_curves', 'plot_transform_biases', 'read_metrics_jsonl',
+    'plot_metric_curves', 'plot_metric_vs_depth', 'plot_transform_biases', 'read_metrics_jsonl',
 ]

@@ -14,6 +14,8 @@ the directory) and returns the path:
   units, and the same averaged over units as a classes × layers map (Fig. 3).
 * :func:`plot_depth_sweep` — best training loss vs depth per network family, log y (Fig. 1), and the
   loss curves of the best run of each family at each depth.
+* :func:`plot_metric_vs_depth` — a final metric (e.g. test accuracy) against depth per family (the
+  Highway BiLSTM depth study).
 * :func:`plot_metric_curves` — one metric against the step for several runs, read from their
   ``metrics.jsonl`` (e.g. LSTM vs highway training curves).
 
@@ -300,6 +302,34 @@ def plot_depth_sweep(best_loss: Mapping[str, Mapping[int, float]], path: str | o
     ax.legend(fontsize='small')
     ax.grid(True, which='both', alpha=0.3)
   fig.suptitle(title or 'Depth sweep: plain vs highway networks')
+  return _save(fig, path, dpi)
+
+
+def plot_metric_vs_depth(values: Mapping[str, Mapping[int, float]], path: str | os.PathLike, *,
+                         ylabel: str = 'test accuracy (%)', percent: bool = True,
+                         chance: float | None = None, title: str | None = None,
+                         dpi: int = 100) -> str:
+  """One line per family of ``values`` (``{family: {depth: value}}``) against depth.
+
+  ``percent`` plots fractions as percentages; ``chance`` (a fraction) draws a dotted chance line.
+  """
+  if not values or not all(isinstance(v, Mapping) and v for v in values.values()):
+    raise ValueError(f'values must map each family to a non-empty {{depth: value}} mapping, got '
+                     f'{values!r}.')
+  scale = 100.0 if percent else 1.0
+  fig = Figure(figsize=(6, 4), layout='constrained')
+  ax = fig.add_subplot()
+  for family, by_depth in values.items():
+    points = sorted((int(d), float(v)) for d, v in by_depth.items())
+    ax.plot([p[0] for p in points], [scale * p[1] for p in points], 'o-', label=family)
+  if chance is not None:
+    ax.axhline(scale * chance, color='gray', linestyle=':', label='chance')
+  ax.set_xticks(sorted({int(d) for by_depth in values.values() for d in by_depth}))
+  ax.set_xlabel('depth (layers)')
+  ax.set_ylabel(ylabel)
+  ax.set_title(title or f'{ylabel} vs depth')
+  ax.legend()
+  ax.grid(True, alpha=0.3)
   return _save(fig, path, dpi)
 
 

@@ -1,0 +1,61 @@
+r"""Plain vs highway nets at several depths, random search per depth and family (paper Fig. 1).
+
+    python scripts/depth_sweep.py --workdir=runs/depth_sweep --trials=3 --steps=400
+
+Each trial trains ``configs/digits_depth.py:depth=D,block=plain|highway`` (``--dataset=mnist``:
+``configs/mnist_depth.py``, needs TFDS MNIST) with a learning rate drawn log-uniformly from
+``--learning_rate_range`` and, for highway nets, a transform bias drawn uniformly from [−10, −1].
+The score is the final full training-set loss. Finished trials in ``<workdir>/trials`` are reused.
+Writes ``sweep.csv`` (every trial), ``results.json`` (trials and the best per depth and family),
+``depth_sweep.png`` (best training loss vs depth, and the best runs' curves) and ``best_curves.png``.
+"""
+
+import os
+
+from absl import app, flags, logging
+
+import _common
+from highway_jax.analysis import experiments
+from highway_jax.training.metrics import quiet_library_logs
+
+CONFIGS = {'digits': 'configs/digits_depth.py', 'mnist': 'configs/mnist_depth.py'}
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('workdir', None, 'Output directory (default: runs/depth_sweep_<dataset>).')
+flags.DEFINE_enum('dataset', 'digits', list(CONFIGS), 'Offline digits or TFDS MNIST.')
+flags.DEFINE_list('depths', ['10', '20', '50', '100'], 'Depths (layers, the plain first one included).')
+flags.DEFINE_list('families', ['plain', 'highway'], 'Network families (config block).')
+flags.DEFINE_integer('trials', 3, 'Random-search trials per depth and family.')
+flags.DEFINE_integer('steps', None, 'Optimizer steps per trial (default: the config\'s epochs).')
+flags.DEFINE_integer('seed', 0, 'Seed of the search and of every trial\'s init and data order.')
+flags.DEFINE_string('data_dir', None, 'TFDS directory with MNIST prepared (--dataset=mnist).')
+flags.DEFINE_list('learning_rate_range', ['1e-3', '1e-1'], 'Log-uniform learning rate range.')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  quiet_library_logs()
+  workdir = FLAGS.workdir or os.path.join('runs', f'depth_sweep_{FLAGS.dataset}')
+  config_file = os.path.join(REPO, CONFIGS[FLAGS.dataset])
+  try:
+    depths = [int(d) for d in FLAGS.depths]
+    low, high = (float(x) for x in FLAGS.learning_rate_range)
+    payload = experiments.run_depth_sweep(
+        lambda depth, family: experiments.load_config_file(
+            f'{config_file}:depth={depth},block={family}',
+            {'data.data_dir': FLAGS.data_dir} if FLAGS.data_dir else None),
+        workdir, depths=depths, families=FLAGS.families, num_trials=FLAGS.trials,
+        steps=FLAGS.steps, seed=FLAGS.seed, learning_rate_range=(low, high), log=print)
+  except _common.error_types() as e:
+    _common.fail(e)
+  logging.info('Wrote %s', workdir)
+  print('best full training-set loss per depth:')
+  for family, by_depth in payload['best'].items():
+    print(f'  {family:8s}' + '  '.join(f'{d}: {r["train_loss"]:.3g}' for d, r in by_depth.items()))
+  print(f'Results in {workdir}: sweep.csv, results.json, depth_sweep.png, best_curves.png')
+
+
+if __name__ == '__main__':
+  app.run(main)

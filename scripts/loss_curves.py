@@ -1,0 +1,69 @@
+r"""Training curves of an LSTM and a highway network on the same data, from their metrics.jsonl.
+
+    python scripts/loss_curves.py --workdir=runs/lstm_vs_highway --steps=600
+    python scripts/loss_curves.py --runs=LSTM=runs/a,Highway=runs/b --output=curves.png
+
+Without ``--runs`` it trains (or reuses, when finished) the default pair on offline MNIST-1D in
+``<workdir>/<label>``: an LSTM (``configs/mnist1d_gru.py`` with ``model.cell=lstm``: one layer of 128
+units) and a highway MLP (``configs/mnist1d_highway.py``), each for ``--steps`` steps. Writes
+``loss_curves.png`` (training loss) and ``accuracy_curves.png`` (test accuracy) to ``--output`` /
+the work directory.
+"""
+
+import os
+
+from absl import app, flags
+
+import _common
+from highway_jax.analysis import experiments, plots
+from highway_jax.training.metrics import quiet_library_logs
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_PAIR = (
+    ('LSTM', 'configs/mnist1d_gru.py', {'model.cell': 'lstm'}),
+    ('Highway MLP', 'configs/mnist1d_highway.py', None),
+)
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list('runs', None, 'label=workdir pairs of finished runs to plot (no training).')
+flags.DEFINE_string('workdir', 'runs/lstm_vs_highway', 'Where the default pair is trained.')
+flags.DEFINE_integer('steps', None, 'Optimizer steps per run of the default pair (default: config).')
+flags.DEFINE_string('output', None, 'Loss figure path (default: <workdir>/loss_curves.png).')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  quiet_library_logs()
+  try:
+    if FLAGS.runs:
+      runs = {}
+      for item in FLAGS.runs:
+        label, sep, path = item.partition('=')
+        if not sep or not label or not path:
+          raise ValueError(f'--runs entries must be label=workdir, got {item!r}.')
+        runs[label] = path
+    else:
+      runs = {}
+      for label, spec, overrides in DEFAULT_PAIR:
+        config = experiments.with_step_budget(
+            experiments.load_config_file(os.path.join(REPO, spec), overrides), FLAGS.steps)
+        run_dir = os.path.join(FLAGS.workdir, label.replace(' ', '_'))
+        results = experiments.train_or_reuse(config, run_dir)
+        print(f'{label}: ' + ('diverged' if results.get('diverged') else
+                              f"test accuracy {results['test_accuracy']:.2%}, final training loss "
+                              f"{results['train_loss']:.4g} after {results['step']} steps"))
+        runs[label] = run_dir
+    output = FLAGS.output or os.path.join(FLAGS.workdir, 'loss_curves.png')
+    title = ' vs '.join(runs) + ': training loss'
+    plots.plot_metric_curves(runs, output, metric='loss', split='train', title=title, dpi=80)
+    accuracy = os.path.join(os.path.dirname(output) or '.', 'accuracy_curves.png')
+    plots.plot_metric_curves(runs, accuracy, metric='accuracy', split='test', log_scale=False,
+                             title=' vs '.join(runs) + ': test accuracy', dpi=80)
+  except _common.error_types() as e:
+    _common.fail(e)
+  print(f'Wrote {output} and {accuracy}')
+
+
+if __name__ == '__main__':
+  app.run(main)
