@@ -10,7 +10,9 @@ The benchmarks, in order (each is also a module with its own ``main``):
 2. ``benchmarks.recurrent``   recurrent training step: ours vs Flax vs PyTorch (and cuDNN on GPU);
 3. ``benchmarks.levers``      implementation options of the recurrent step, side by side;
 4. ``benchmarks.depth``       HighwayStack compile time, step time and memory at 10/100/1000 layers;
-5. ``benchmarks.throughput``  examples/s of the CIFAR highway net and the MNIST-1D sequence models.
+5. ``benchmarks.throughput``  examples/s of the CIFAR highway net and the MNIST-1D sequence models;
+6. ``benchmarks.breakdown``   the LSTM step split into forward, backward and optimizer (ours/Flax/torch);
+7. ``benchmarks.conv_unroll`` conv stack gradients looped vs unrolled (why conv stacks unroll on CPU).
 
 Ratios measured side by side in one process are what counts; absolute times move with the load of the
 machine (recorded in every JSON file).
@@ -21,7 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmarks import common, depth, levers, peak, recurrent, throughput
+from benchmarks import breakdown, common, conv_unroll, depth, levers, peak, recurrent, throughput
 
 # --tiny: one or two candidates per benchmark, so that the whole run takes seconds.
 TINY_ARGS = {
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> dict:
                                           peak_gflops=None if args.tiny else peak_gflops)
   if 'levers' not in skip:
     results['levers'] = levers.main(args_for('levers'), peak_gflops=None if args.tiny else peak_gflops)
-  for name, module in (('depth', depth), ('throughput', throughput)):
+  for name, module in (('depth', depth), ('throughput', throughput), ('breakdown', breakdown),
+                       ('conv_unroll', conv_unroll)):
     if name not in skip:
       results[name] = module.main(args_for(name))
   print(f'\nall benchmarks done in {time.perf_counter() - start:.0f} s; machine: '

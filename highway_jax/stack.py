@@ -57,6 +57,16 @@ from highway_jax.highway import BLOCKS, CARRY_MODES, _check_choice
 Array = jax.Array
 
 
+def default_unroll(kind: str, num_layers: int) -> int:
+  """``HighwayStack``'s scan unroll when ``unroll=None``: ``num_layers`` for conv stacks on CPU, else 1.
+
+  On CPU, XLA runs a convolution's gradient inside a ``while`` loop about 30× slower than the same
+  convolution outside one (measured: ``python -m benchmarks.conv_unroll``), so there the conv stack is
+  unrolled (compile time then grows with depth); dense stacks and other backends keep one loop body.
+  """
+  return num_layers if kind == 'conv' and jax.default_backend() == 'cpu' else 1
+
+
 def lesion_mask(lesion: None | int | Array | Sequence[bool], num_layers: int) -> Array:
   """Turns a ``lesion`` argument into a boolean mask of shape ``(num_layers,)``.
 
@@ -97,7 +107,10 @@ class HighwayStack(nn.Module):
     kernel_size: conv kernel size.
     dropout_rate: dropout on each layer's H branch.
     remat: recompute each layer's activations in the backward pass (``nn.remat`` inside the scan).
-    unroll: layers per scan iteration (``nn.scan``'s ``unroll``).
+    unroll: layers per scan iteration (``nn.scan``'s ``unroll``). ``None`` (default) picks per backend
+      with ``default_unroll``: 1 (one loop body, compile time independent of depth) except for conv
+      stacks on CPU, which are fully unrolled, because XLA's CPU backend computes convolution
+      gradients inside a loop about 30× slower than outside one (``python -m benchmarks.conv_unroll``).
   """
 
   num_layers: int
@@ -111,7 +124,7 @@ class HighwayStack(nn.Module):
   kernel_size: Sequence[int] = (3, 3)
   dropout_rate: float = 0.0
   remat: bool = False
-  unroll: int = 1
+  unroll: int | None = None
   kernel_init: Callable[..., Array] = nn.initializers.lecun_normal()
   dtype: Any = None
   param_dtype: Any = jnp.float32
@@ -188,7 +201,7 @@ class HighwayStack(nn.Module):
         variable_axes={'params': 0, 'intermediates': 0},
         split_rngs={'params': True, 'dropout': True},
         length=self.num_layers,
-        unroll=self.unroll,
+        unroll=default_unroll(self.kind, self.num_layers) if self.unroll is None else self.unroll,
     )
     y, _ = scan(layer, x, mask)
     return y

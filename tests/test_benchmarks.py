@@ -29,7 +29,8 @@ def test_matmul_flops_by_hand():
 def test_run_all_tiny(tmp_path):
   results = run_all.main(['--tiny', '--results-dir', str(tmp_path)])
   names = {p.stem for p in tmp_path.glob('*.json')}
-  assert names == {'peak_tiny', 'recurrent_tiny', 'levers_tiny', 'depth_tiny', 'throughput_tiny'}
+  assert names == {'peak_tiny', 'recurrent_tiny', 'levers_tiny', 'depth_tiny', 'throughput_tiny',
+                   'breakdown_tiny', 'conv_unroll_tiny'}
   record = json.loads((tmp_path / 'recurrent_tiny.json').read_text())
   assert record['machine']['jax'] and record['single_layer']
   for row in results['levers']['rows']:
@@ -38,3 +39,6 @@ def test_run_all_tiny(tmp_path):
   assert {(r['kind'], r['depth'], r['remat']) for r in depth_rows} >= {('stack', 8, True), ('loop', 4, False)}
   assert all(r['step_ms'] > 0 for r in depth_rows)
   assert results['throughput']['rows'][0]['examples_per_s'] > 0
+  for row in results['breakdown']['rows']:
+    assert row['train_step_ms'] > 0 and row['forward_ms'] > 0, row
+  assert len(results['conv_unroll']['rows']) == 4

@@ -7,7 +7,7 @@ import pytest
 from flax import linen as nn
 
 from highway_jax.highway import Highway, HighwayConv, Plain
-from highway_jax.stack import HighwayStack
+from highway_jax.stack import HighwayStack, default_unroll
 
 L, D = 4, 6
 X = np.random.RandomState(0).normal(size=(3, 9)).astype(np.float32)
@@ -137,6 +137,17 @@ def test_conv_stack_equals_layer_by_layer():
     ref = HighwayConv(features=3).apply({'params': jax.tree.map(lambda a: a[l], params['layers'])},
                                         ref)
   np.testing.assert_allclose(stack.apply({'params': params}, xi), ref, rtol=1e-5, atol=1e-6)
+  # The CPU default unrolls conv stacks fully; a one-layer loop body computes the same values and
+  # gradients (the lesion mask still works unrolled).
+  assert default_unroll('conv', 3) == (3 if jax.default_backend() == 'cpu' else 1)
+  assert default_unroll('dense', 3) == 1
+  looped = HighwayStack(num_layers=3, features=3, kind='conv', kernel_size=(3, 3), unroll=1)
+  loss = lambda m: lambda p: jnp.sum(jnp.sin(m.apply({'params': p}, xi, lesion=1)))
+  np.testing.assert_allclose(looped.apply({'params': params}, xi, lesion=1),
+                             stack.apply({'params': params}, xi, lesion=1), rtol=1e-5, atol=1e-6)
+  for a, b in zip(jax.tree.leaves(jax.grad(loss(looped))(params)),
+                  jax.tree.leaves(jax.grad(loss(stack))(params))):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize('kwargs, call, match', [
