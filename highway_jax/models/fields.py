@@ -20,7 +20,7 @@ from typing import Any
 import jax.numpy as jnp
 from flax import linen as nn
 
-from highway_jax.training.errors import ConfigError, choice_error
+from highway_jax.training.errors import ConfigError, choice_error, type_matches
 
 ACTIVATIONS = {
     'relu': nn.relu,
@@ -31,18 +31,6 @@ ACTIVATIONS = {
     'swish': nn.swish,
 }
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
-
-
-def _type_ok(value: Any, default: Any) -> bool:
-  if isinstance(default, bool):
-    return isinstance(value, bool)
-  if isinstance(default, float):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-  if isinstance(default, int):
-    return isinstance(value, int) and not isinstance(value, bool)
-  if isinstance(default, (tuple, list)):
-    return isinstance(value, (tuple, list))
-  return isinstance(value, type(default))
 
 
 def model_fields(model_config: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,7 +47,7 @@ def model_fields(model_config: Mapping[str, Any], defaults: Mapping[str, Any]) -
           f'unknown config key config.model.{key} for model {name!r}.{hint} '
           f'Known keys: {", ".join(sorted(defaults))}.')
     value = model_config[key]
-    if not _type_ok(value, defaults[key]):
+    if not type_matches(value, defaults[key]):
       raise ConfigError(
           f'config.model.{key}={value!r} has type {type(value).__name__}; expected '
           f'{type(defaults[key]).__name__} (e.g. {defaults[key]!r}).')

@@ -30,7 +30,7 @@ import ml_collections
 
 from highway_jax import data, models
 from highway_jax.training.defaults import default_config
-from highway_jax.training.errors import ConfigError, choice_error
+from highway_jax.training.errors import ConfigError, choice_error, type_matches
 from highway_jax.training.optimizers import OPTIMIZERS, SCHEDULES
 
 DTYPES = ('float32', 'bfloat16')
@@ -41,18 +41,6 @@ _FREE_SECTIONS = ('data', 'model')
 
 def _type_name(value: Any) -> str:
   return type(value).__name__
-
-
-def _type_matches(value: Any, default: Any) -> bool:
-  if isinstance(default, bool):
-    return isinstance(value, bool)
-  if isinstance(default, float):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-  if isinstance(default, int):
-    return isinstance(value, int) and not isinstance(value, bool)
-  if isinstance(default, (tuple, list)):
-    return isinstance(value, (tuple, list))
-  return isinstance(value, type(default))
 
 
 def _check_schema(config: ml_collections.ConfigDict, defaults: ml_collections.ConfigDict,
@@ -70,7 +58,7 @@ def _check_schema(config: ml_collections.ConfigDict, defaults: ml_collections.Co
         raise ConfigError(f'{full} must be a section (ConfigDict), got {value!r}.')
       if key not in _FREE_SECTIONS or prefix != 'config':
         _check_schema(value, default, full)
-    elif not _type_matches(value, default):
+    elif not type_matches(value, default):
       raise ConfigError(
           f'{full}={value!r} has type {_type_name(value)}; expected {_type_name(default)} '
           f'(e.g. {default!r}).')

@@ -42,3 +42,16 @@ def choice_error(key: str, value: Any, allowed: Iterable[Any]) -> ConfigError:
   """The error for ``key`` having ``value`` outside ``allowed``."""
   allowed = ', '.join(repr(a) for a in allowed)
   return ConfigError(f'{key}={value!r} is not one of {allowed}.')
+
+
+def type_matches(value: Any, default: Any) -> bool:
+  """Whether ``value`` may replace a config field whose default is ``default`` (ints pass for floats)."""
+  if isinstance(default, bool):
+    return isinstance(value, bool)
+  if isinstance(default, float):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+  if isinstance(default, int):
+    return isinstance(value, int) and not isinstance(value, bool)
+  if isinstance(default, (tuple, list)):
+    return isinstance(value, (tuple, list))
+  return isinstance(value, type(default))
