@@ -29,3 +29,13 @@ def test_ci_runs_the_readme_test_command():
 def test_quickstart_files_exist():
   for path in re.findall(r'(?:scripts|configs)/[\w/]+\.py', ' '.join(quickstart_commands())):
     assert (ROOT / path).exists(), path
+
+
+def test_readme_python_examples_run():
+  """The README's Python blocks run as written, in order (one namespace)."""
+  readme = (ROOT / 'README.md').read_text()
+  code = '\n'.join(re.findall(r'```python\n(.*?)```', readme, flags=re.S))
+  assert 'hj.HighwayStack' in code and 'hj.LSTM' in code
+  namespace = {}
+  exec(compile(code, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
+  assert namespace['y'].shape == (4, 20, 64)   # the last example: a 4-layer bidirectional LSTM of 32
