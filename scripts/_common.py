@@ -12,6 +12,8 @@ ERRORS = (
     (CheckpointError, 'Checkpoint error'),
     (ValueError, 'Error'),
 )
+# What ends a training or evaluation run (a bare ValueError there is a bug and keeps its traceback).
+RUN_ERRORS = (ConfigError, DatasetUnavailableError, NonFiniteLossError, CheckpointError)
 
 
 def fail(error: BaseException) -> None:

@@ -11,8 +11,8 @@ import sys
 
 from absl import app, flags, logging
 
-from highway_jax.data import DatasetUnavailableError
-from highway_jax.training import CheckpointError, ConfigError, evaluate_checkpoint
+import _common
+from highway_jax.training import evaluate_checkpoint
 from highway_jax.training.metrics import format_metrics, quiet_library_logs
 from highway_jax.training.parallel import initialize_distributed
 
@@ -35,9 +35,8 @@ def main(argv):
     sys.exit(2)
   try:
     metrics = evaluate_checkpoint(FLAGS.workdir, checkpoint, split=FLAGS.split)
-  except (ConfigError, CheckpointError, DatasetUnavailableError) as e:
-    print(f'{type(e).__name__}: {" ".join(str(e).split())}', file=sys.stderr)
-    sys.exit(1)
+  except _common.RUN_ERRORS as e:
+    _common.fail(e)
   logging.info('Evaluated %s', metrics)
   if FLAGS.json:
     print(json.dumps(metrics))

@@ -16,9 +16,8 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from highway_jax.data import DatasetUnavailableError
-from highway_jax.training import (CheckpointError, ConfigError, NonFiniteLossError,
-                                  train_and_evaluate)
+import _common
+from highway_jax.training import train_and_evaluate
 from highway_jax.training.config_validation import validate_config
 from highway_jax.training.metrics import format_metrics, quiet_library_logs
 from highway_jax.training.parallel import initialize_distributed
@@ -28,14 +27,6 @@ config_flags.DEFINE_config_file('config', None, 'Experiment config file (configs
                                 lock_config=True)
 flags.DEFINE_string('workdir', None, 'Work directory (default: runs/<config name>).')
 flags.mark_flags_as_required(['config'])
-
-_ERRORS = (
-    (ConfigError, 'Config error'),
-    (DatasetUnavailableError, 'Dataset unavailable'),
-    (NonFiniteLossError, 'Training stopped'),
-    (CheckpointError, 'Checkpoint error'),
-)
-
 
 def _one_line(message: str) -> str:
   return ' '.join(str(message).split())
@@ -101,10 +92,8 @@ def main(argv):
     validate_config(FLAGS.config)  # before anything is logged, so a bad config gives one line
     logging.info('Work directory: %s', workdir)
     results = train_and_evaluate(FLAGS.config, workdir)
-  except tuple(error for error, _ in _ERRORS) as e:
-    label = next(label for error, label in _ERRORS if isinstance(e, error))
-    print(f'{label}: {_one_line(e)}', file=sys.stderr)
-    sys.exit(1)
+  except _common.RUN_ERRORS as e:
+    _common.fail(e)
   if results.get('preempted'):
     print(f'Preempted at step {results["step"]}; checkpoint saved in {workdir}. Rerun the same '
           'command to resume.')
