@@ -16,6 +16,7 @@ from absl import app, flags
 
 import _common
 from highway_jax.analysis import experiments
+from highway_jax.training import load_config_file
 from highway_jax.training.metrics import quiet_library_logs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,7 +45,7 @@ def make_config(depth, family):
     overrides['model.features'] = FLAGS.features
   if FLAGS.data_dir:
     overrides['data.data_dir'] = FLAGS.data_dir
-  return experiments.load_config_file(spec, overrides)
+  return load_config_file(spec, overrides)
 
 
 def main(argv):

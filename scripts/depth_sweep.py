@@ -16,6 +16,7 @@ from absl import app, flags, logging
 
 import _common
 from highway_jax.analysis import experiments
+from highway_jax.training import load_config_file
 from highway_jax.training.metrics import quiet_library_logs
 
 CONFIGS = {'digits': 'configs/digits_depth.py', 'mnist': 'configs/mnist_depth.py'}
@@ -43,7 +44,7 @@ def main(argv):
     depths = [int(d) for d in FLAGS.depths]
     low, high = (float(x) for x in FLAGS.learning_rate_range)
     payload = experiments.run_depth_sweep(
-        lambda depth, family: experiments.load_config_file(
+        lambda depth, family: load_config_file(
             f'{config_file}:depth={depth},block={family}',
             {'data.data_dir': FLAGS.data_dir} if FLAGS.data_dir else None),
         workdir, depths=depths, families=FLAGS.families, num_trials=FLAGS.trials,

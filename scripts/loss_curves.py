@@ -16,6 +16,7 @@ from absl import app, flags
 
 import _common
 from highway_jax.analysis import experiments, plots
+from highway_jax.training import load_config_file
 from highway_jax.training.metrics import quiet_library_logs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,7 +48,7 @@ def main(argv):
       runs = {}
       for label, spec, overrides in DEFAULT_PAIR:
         config = experiments.with_step_budget(
-            experiments.load_config_file(os.path.join(REPO, spec), overrides), FLAGS.steps)
+            load_config_file(os.path.join(REPO, spec), overrides), FLAGS.steps)
         run_dir = os.path.join(FLAGS.workdir, label.replace(' ', '_'))
         results = experiments.train_or_reuse(config, run_dir)
         print(f'{label}: ' + ('diverged' if results.get('diverged') else

@@ -18,6 +18,7 @@ import pytest
 
 from highway_jax import data
 from highway_jax.analysis import experiments
+from highway_jax.training import load_config_file
 from highway_jax.models import highway_mlp
 from highway_jax.training import CheckpointError
 
@@ -25,7 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def config_file(name, arg='', **overrides):
-  return experiments.load_config_file(os.path.join(REPO, 'configs', f'{name}.py') + f':{arg}',
+  return load_config_file(os.path.join(REPO, 'configs', f'{name}.py') + f':{arg}',
                                       overrides)
 
 

@@ -6,7 +6,6 @@ documents its command, and its ``runlocal`` variant builds its model and trains 
 """
 
 import contextlib
-import importlib.util
 import math
 import os
 
@@ -24,6 +23,7 @@ from highway_jax.models import grid_lstm as grid_models
 from highway_jax.recurrent import LSTM
 from highway_jax.training import ConfigError, train
 from highway_jax.training.config_validation import validate_config
+from test_configs import load_config  # the same by-path loading as --config=
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ATOL = 2e-5
@@ -215,15 +215,6 @@ def test_config_errors_name_the_field(fields, dataset, match):
 
 GRID_CONFIGS = ('parity_grid_lstm', 'addition_grid_lstm', 'mnist1d_grid_lstm', 'digits_grid_lstm3d',
                 'mnist_grid_lstm3d')
-
-
-def load_config(name, arg=None):
-  """Loads ``configs/<name>.py`` by path, as ``--config=configs/<name>.py[:arg]`` does."""
-  spec = importlib.util.spec_from_file_location(f'{name}_config',
-                                                os.path.join(REPO, 'configs', f'{name}.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg), module
 
 
 @pytest.mark.parametrize('name', GRID_CONFIGS)

@@ -18,7 +18,8 @@ import pytest
 
 from highway_jax import data
 from highway_jax.training import (CheckpointError, ConfigError, NonFiniteLossError, default_config,
-                                  evaluate_checkpoint, parse_arg, train_and_evaluate)
+                                  evaluate_checkpoint, load_config_file, parse_arg,
+                                  train_and_evaluate)
 from highway_jax.training import losses, train
 from highway_jax.training.config_validation import validate_config
 from highway_jax.training.metrics import read_metrics
@@ -433,12 +434,7 @@ def test_sigkill_resume_is_bit_exact_and_eight_devices_match_one(tmp_path):
 
 def test_digits_main_job_reaches_its_accuracy_target(tmp_path):
   """The README's main job (configs/digits_highway.py, unchanged) reaches >= 95% test accuracy."""
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location(
-      'digits_highway', os.path.join(REPO, 'configs', 'digits_highway.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config()
+  config = load_config_file(os.path.join(REPO, 'configs', 'digits_highway.py'))
   config.checkpoint_every_steps = 100_000      # only the final save: checkpoints are not under test
   config.eval_every_steps = 100_000
   results = train_and_evaluate(config, str(tmp_path / 'run'))

@@ -57,32 +57,6 @@ TRANSFORM_BIAS_RANGE = (-10.0, -1.0)
 # --------------------------------------------------------------------------- one run
 
 
-def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None) -> ml_collections.ConfigDict:
-  """``get_config(arg)`` of a config file given as ``'path.py[:arg]'``, as ``--config=`` reads it.
-
-  ``overrides`` sets dotted keys afterwards, e.g. ``{'model.cell': 'lstm'}``.
-  """
-  import importlib.util  # pylint: disable=g-import-not-at-top
-
-  path, _, arg = spec.partition(':')
-  if not os.path.isfile(path):
-    raise ValueError(f'config file {path} does not exist.')
-  module_spec = importlib.util.spec_from_file_location(
-      os.path.splitext(os.path.basename(path))[0] + '_config', path)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  config = module.get_config(arg or None)
-  for key, value in (overrides or {}).items():
-    *parents, leaf = key.split('.')
-    node = config
-    for parent in parents:
-      node = node[parent]
-    if leaf not in node:
-      raise ValueError(f'unknown config key {key!r} in the overrides of {spec}.')
-    node[leaf] = value
-  return config
-
-
 def _config_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
   return json.loads(config.to_json())
 

@@ -1,6 +1,7 @@
 """Training system: ``train_and_evaluate(config, workdir)`` and what it is built from.
 
-    defaults.py           default_config() (the base of every configs/*.py), parse_arg()
+    defaults.py           default_config() (the base of every configs/*.py), parse_arg(),
+                          load_config_file()
     config_validation.py  validate_config(): one-line ConfigErrors for bad fields
     optimizers.py         optax optimizers and learning-rate schedules from the config
     losses.py             softmax cross-entropy and accuracy as per-batch sums
@@ -17,7 +18,7 @@ Example::
     from highway_jax.training import default_config, train_and_evaluate
 """
 
-from highway_jax.training.defaults import default_config, parse_arg
+from highway_jax.training.defaults import default_config, load_config_file, parse_arg
 from highway_jax.training.errors import CheckpointError, ConfigError, NonFiniteLossError
 from highway_jax.training.evaluation import evaluate_checkpoint
 from highway_jax.training.train import train_and_evaluate
@@ -28,6 +29,7 @@ __all__ = [
     'NonFiniteLossError',
     'default_config',
     'evaluate_checkpoint',
+    'load_config_file',
     'parse_arg',
     'train_and_evaluate',
 ]

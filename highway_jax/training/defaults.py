@@ -43,6 +43,8 @@ The fields of :func:`default_config` and what they mean:
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -141,3 +143,28 @@ def parse_arg(arg: str | None, *, choices: Mapping[str, Sequence[Any]] | None = 
       raise ConfigError(f'config argument {key}={value!r} is not one of {allowed}.')
     result[key] = value
   return result
+
+
+def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None) -> ml_collections.ConfigDict:
+  """``get_config(arg)`` of a config file given as ``'path.py[:arg]'``, as ``--config=`` reads it.
+
+  ``overrides`` sets dotted keys afterwards, e.g. ``{'model.cell': 'lstm'}``. Configs use it to build
+  on a sibling config (``configs/cifar100_highway.py`` starts from ``cifar_highway.py``).
+  """
+  path, _, arg = spec.partition(':')
+  if not os.path.isfile(path):
+    raise ValueError(f'config file {path} does not exist.')
+  module_spec = importlib.util.spec_from_file_location(
+      os.path.splitext(os.path.basename(path))[0] + '_config', path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  config = module.get_config(arg or None)
+  for key, value in (overrides or {}).items():
+    *parents, leaf = key.split('.')
+    node = config
+    for parent in parents:
+      node = node[parent]
+    if leaf not in node:
+      raise ValueError(f'unknown config key {key!r} in the overrides of {spec}.')
+    node[leaf] = value
+  return config
