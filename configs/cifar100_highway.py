@@ -8,53 +8,14 @@ head. Published with augmentation: 67.76% test. TFDS ``cifar100`` (fine labels);
 once with a message naming the offline configs. ``:runlocal`` is a few steps of a tiny net, for tests.
 """
 
-from highway_jax.training import default_config, parse_arg
+import os
+
+from highway_jax.training import load_config_file, parse_arg
 
 
 def get_config(arg=None):
   arg = parse_arg(arg, runlocal=False)
-  config = default_config()
-  config.data.name = 'cifar100'
-  config.data.normalize = 'gcn'
-  config.data.augment = True
-  config.data.augment_padding = 8
-  config.data.augment_flip = True
-
-  config.model.name = 'highway_cnn'
-  config.model.features = (32, 80, 128)
-  config.model.num_highway_layers = (4, 5, 5)
-  config.model.pool_after = (True, True, False)
-  config.model.block = 'highway'
-  config.model.activation = 'relu'
-  config.model.transform_bias_init = -2.0
-  config.model.dim_match = 'plain'
-  config.model.head = 'conv_avgpool'
-  config.model.dropout_rate = 0.5
-
-  config.batch_size = 100
-  config.eval_batch_size = 500
-  config.num_train_steps = 200_000
-  config.optimizer.name = 'nesterov'
-  config.optimizer.learning_rate = 0.025
-  config.optimizer.momentum = 0.9
-  config.optimizer.weight_decay = 1e-3
-  config.schedule.name = 'step'
-  config.schedule.boundaries = (0.5, 0.75)
-  config.schedule.decay_factor = 0.1
-
-  config.log_every_steps = 500
-  config.eval_every_steps = 5000
-  config.checkpoint_every_steps = 5000
-
-  if arg.runlocal:
-    config.model.features = (4, 6)
-    config.model.num_highway_layers = (1, 1)
-    config.model.pool_after = (True, False)
-    config.batch_size = 8
-    config.eval_batch_size = 8
-    config.num_train_steps = 4
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
+  cifar10 = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'cifar_highway.py')
+  config = load_config_file(cifar10 + (':runlocal' if arg.runlocal else ''))
+  config.data.name = 'cifar100'  # the head's width follows the dataset's 100 classes
   return config

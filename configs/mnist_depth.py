@@ -16,49 +16,28 @@ the default). ``:runlocal`` is a few steps of a small net, for tests (under
 ``tfds.testing.mock_data``).
 """
 
-from highway_jax.training import default_config, parse_arg
+import os
 
-DEFAULT_TRANSFORM_BIAS = {10: -1.0, 20: -2.0, 50: -3.0, 100: -4.0}
+from highway_jax.training import load_config_file, parse_arg
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, depth=10, block='highway', transform_bias_init=0.0, runlocal=False,
-                  choices={'depth': (10, 20, 50, 100), 'block': ('highway', 'plain')})
-  config = default_config()
+  # The experiment of configs/digits_depth.py (model, optimizer, transform biases), sized for MNIST.
+  parsed = parse_arg(arg, depth=10, block='highway', transform_bias_init=0.0, runlocal=False,
+                     choices={'depth': (10, 20, 50, 100), 'block': ('highway', 'plain')})
+  digits = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'digits_depth.py')
+  config = load_config_file(digits + (f':{arg}' if arg else ''))
   config.data.name = 'mnist'
-
-  config.model.name = 'highway_mlp'
-  config.model.depth = arg.depth
-  config.model.block = arg.block
-  config.model.features = 50 if arg.block == 'highway' else 71
-  config.model.activation = 'relu'
-  config.model.transform_bias_init = (arg.transform_bias_init or DEFAULT_TRANSFORM_BIAS[arg.depth])
-
-  config.batch_size = 100
-  config.eval_batch_size = 1000
-  config.num_epochs = 100.0                      # 600 steps per epoch
-  config.optimizer.name = 'momentum'
-  config.optimizer.learning_rate = 0.01
-  config.optimizer.momentum = 0.9
-  config.schedule.name = 'exponential'
-  config.schedule.decay_rate = 0.96              # per epoch
-  config.schedule.transition_steps = 600
-
-  config.log_every_steps = 600
-  config.eval_every_steps = 6000
-  config.checkpoint_every_steps = 6000
-  config.best_metric = 'loss'
-  config.best_mode = 'min'
-
-  if arg.runlocal:
-    config.model.depth = 3
-    config.model.features = 8
+  if parsed.runlocal:  # digits_depth's few steps of a small net, with batches mock MNIST can fill
     config.batch_size = 8
     config.eval_batch_size = 8
     config.num_train_steps = 4
-    config.schedule.transition_steps = 2
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
+    return config
+  config.batch_size = 100
+  config.eval_batch_size = 1000
+  config.schedule.decay_rate = 0.96              # per epoch of 600 steps (100 epochs)
+  config.schedule.transition_steps = 600
+  config.log_every_steps = 600
+  config.eval_every_steps = 6000
+  config.checkpoint_every_steps = 6000
   return config
