@@ -8,14 +8,12 @@ head. Published with augmentation: 67.76% test. TFDS ``cifar100`` (fine labels);
 once with a message naming the offline configs. ``:runlocal`` is a few steps of a tiny net, for tests.
 """
 
-import os
-
 from highway_jax.training import load_config_file, parse_arg
 
 
 def get_config(arg=None):
   arg = parse_arg(arg, runlocal=False)
-  cifar10 = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'cifar_highway.py')
-  config = load_config_file(cifar10 + (':runlocal' if arg.runlocal else ''))
+  config = load_config_file('cifar_highway.py' + (':runlocal' if arg.runlocal else ''),
+                            relative_to=__file__)
   config.data.name = 'cifar100'  # the head's width follows the dataset's 100 classes
   return config

@@ -12,45 +12,18 @@ is in ``docs/grid_lstm.md``.
 Variants: ``depth``, ``features``, ``epochs``; ``:runlocal`` (a few steps of a tiny net, for tests).
 """
 
-from highway_jax.training import default_config, parse_arg
+import ml_collections
+
+from highway_jax.training import load_config_file, parse_arg
 
 
 def get_config(arg=None):
   arg = parse_arg(arg, depth=2, features=64, epochs=100.0, runlocal=False)
-  config = default_config()
-  config.data.name = 'mnist1d'
-
-  config.model.name = 'grid_lstm'
-  config.model.kind = '2d'
-  config.model.features = arg.features
-  config.model.depth = arg.depth
-  config.model.priority_dims = (1,)
-  config.model.pooling = 'last'
-
-  config.batch_size = 100
-  config.eval_batch_size = 500
+  # Data, optimiser and budget of configs/mnist1d_gru.py; only the model (and ``epochs``) differ.
+  config = load_config_file('mnist1d_gru.py' + (':runlocal' if arg.runlocal else ''),
+                            relative_to=__file__)
+  config.model = ml_collections.ConfigDict(dict(
+      name='grid_lstm', kind='2d', features=8 if arg.runlocal else arg.features,
+      depth=1 if arg.runlocal else arg.depth, priority_dims=(1,), pooling='last'))
   config.num_epochs = arg.epochs                  # 40 steps per epoch
-  config.optimizer.name = 'adam'
-  config.optimizer.learning_rate = 2e-3
-  config.optimizer.grad_clip_norm = 1.0
-  config.schedule.name = 'cosine'
-  config.schedule.warmup_steps = 100
-
-  config.log_every_steps = 100
-  config.eval_every_steps = 400
-  config.checkpoint_every_steps = 400
-
-  if arg.runlocal:
-    config.data.num_train = 200
-    config.data.num_test = 100
-    config.model.features = 8
-    config.model.depth = 1
-    config.batch_size = 20
-    config.eval_batch_size = 50
-    config.num_train_steps = 4
-    config.schedule.warmup_steps = 1
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
   return config

@@ -12,47 +12,19 @@ CNN 94%.
 ``:runlocal`` is a few steps of a tiny net, for tests.
 """
 
-from highway_jax.training import default_config, parse_arg
+import ml_collections
+
+from highway_jax.training import load_config_file, parse_arg
 
 
 def get_config(arg=None):
   arg = parse_arg(arg, layers=4, highway=True, runlocal=False)
-  config = default_config()
-  config.data.name = 'mnist1d'
-
-  config.model.name = 'rnn_classifier'
-  config.model.cell = 'lstm'
-  config.model.features = 64
-  config.model.num_layers = arg.layers
-  config.model.bidirectional = True
-  config.model.highway = arg.highway
-  config.model.transform_bias_init = -2.0
-  config.model.pooling = 'last'
-
-  config.batch_size = 100
-  config.eval_batch_size = 500
+  # Data and optimiser of configs/mnist1d_gru.py, 60 epochs; only the model differs.
+  config = load_config_file('mnist1d_gru.py' + (':runlocal' if arg.runlocal else ''),
+                            relative_to=__file__)
+  config.model = ml_collections.ConfigDict(dict(
+      name='rnn_classifier', cell='lstm', features=4 if arg.runlocal else 64,
+      num_layers=min(arg.layers, 2) if arg.runlocal else arg.layers, bidirectional=True,
+      highway=arg.highway, transform_bias_init=-2.0, pooling='last'))
   config.num_epochs = 60.0                       # 40 steps per epoch
-  config.optimizer.name = 'adam'
-  config.optimizer.learning_rate = 2e-3
-  config.optimizer.grad_clip_norm = 1.0
-  config.schedule.name = 'cosine'
-  config.schedule.warmup_steps = 100
-
-  config.log_every_steps = 100
-  config.eval_every_steps = 400
-  config.checkpoint_every_steps = 400
-
-  if arg.runlocal:
-    config.data.num_train = 200
-    config.data.num_test = 100
-    config.model.features = 4
-    config.model.num_layers = min(arg.layers, 2)
-    config.batch_size = 20
-    config.eval_batch_size = 50
-    config.num_train_steps = 4
-    config.schedule.warmup_steps = 1
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
   return config

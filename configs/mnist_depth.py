@@ -16,8 +16,6 @@ the default). ``:runlocal`` is a few steps of a small net, for tests (under
 ``tfds.testing.mock_data``).
 """
 
-import os
-
 from highway_jax.training import load_config_file, parse_arg
 
 
@@ -25,8 +23,7 @@ def get_config(arg=None):
   # The experiment of configs/digits_depth.py (model, optimizer, transform biases), sized for MNIST.
   parsed = parse_arg(arg, depth=10, block='highway', transform_bias_init=0.0, runlocal=False,
                      choices={'depth': (10, 20, 50, 100), 'block': ('highway', 'plain')})
-  digits = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'digits_depth.py')
-  config = load_config_file(digits + (f':{arg}' if arg else ''))
+  config = load_config_file('digits_depth.py' + (f':{arg}' if arg else ''), relative_to=__file__)
   config.data.name = 'mnist'
   if parsed.runlocal:  # digits_depth's few steps of a small net, with batches mock MNIST can fill
     config.batch_size = 8

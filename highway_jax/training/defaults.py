@@ -145,13 +145,17 @@ def parse_arg(arg: str | None, *, choices: Mapping[str, Sequence[Any]] | None = 
   return result
 
 
-def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None) -> ml_collections.ConfigDict:
+def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None, *,
+                     relative_to: str | None = None) -> ml_collections.ConfigDict:
   """``get_config(arg)`` of a config file given as ``'path.py[:arg]'``, as ``--config=`` reads it.
 
   ``overrides`` sets dotted keys afterwards, e.g. ``{'model.cell': 'lstm'}``. Configs use it to build
-  on a sibling config (``configs/cifar100_highway.py`` starts from ``cifar_highway.py``).
+  on a sibling config: ``load_config_file('cifar_highway.py', relative_to=__file__)`` resolves the
+  path in the directory of the file ``relative_to``.
   """
   path, _, arg = spec.partition(':')
+  if relative_to is not None:
+    path = os.path.join(os.path.dirname(os.path.abspath(relative_to)), path)
   if not os.path.isfile(path):
     raise ValueError(f'config file {path} does not exist.')
   module_spec = importlib.util.spec_from_file_location(
