@@ -23,7 +23,7 @@ Variants: ``digits``, ``depth``, ``steps``, ``reverse``, ``tied``; ``:runlocal``
 tests).
 """
 
-from highway_jax.training import ConfigError, default_config, parse_arg
+from highway_jax.training import ConfigError, default_config, parse_arg, runlocal
 
 # Widths with about the same parameter count at depth 3 (untied): 50.7K and 49.6K.
 GRID_FEATURES = 32
@@ -73,12 +73,5 @@ def get_config(arg=None):
     config.data.num_test = 64
     config.model.features = 8
     config.model.depth = 1
-    config.batch_size = 16
-    config.eval_batch_size = 32
-    config.num_train_steps = 4
-    config.schedule.warmup_steps = 1
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
+    runlocal(config, batch_size=16, eval_batch_size=32)
   return config

@@ -16,7 +16,7 @@ TFDS ``cifar10``: needs network access to download (and TensorFlow to prepare, `
 message naming the offline configs. ``:runlocal`` is a few steps of a tiny net, for tests.
 """
 
-from highway_jax.training import default_config, parse_arg
+from highway_jax.training import default_config, parse_arg, runlocal
 
 
 def get_config(arg=None):
@@ -58,11 +58,5 @@ def get_config(arg=None):
     config.model.features = (4, 6)
     config.model.num_highway_layers = (1, 1)
     config.model.pool_after = (True, False)
-    config.batch_size = 8
-    config.eval_batch_size = 8
-    config.num_train_steps = 4
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
+    runlocal(config, batch_size=8, eval_batch_size=8)
   return config

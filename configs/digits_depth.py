@@ -14,7 +14,7 @@ negative biases for deeper nets); ``:transform_bias_init=…`` overrides it (0 k
 ``:runlocal`` is a few steps of a small net, for tests.
 """
 
-from highway_jax.training import default_config, parse_arg
+from highway_jax.training import default_config, parse_arg, runlocal
 
 DEFAULT_TRANSFORM_BIAS = {10: -1.0, 20: -2.0, 50: -3.0, 100: -4.0}
 
@@ -51,12 +51,6 @@ def get_config(arg=None):
   if arg.runlocal:
     config.model.depth = 3
     config.model.features = 8
-    config.batch_size = 32
-    config.eval_batch_size = 120
-    config.num_train_steps = 6
     config.schedule.transition_steps = 2
-    config.log_every_steps = 2
-    config.eval_every_steps = 3
-    config.checkpoint_every_steps = 3
-    config.async_checkpointing = False
+    runlocal(config, batch_size=32, eval_batch_size=120, steps=6, every=3)
   return config

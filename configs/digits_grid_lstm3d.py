@@ -13,7 +13,7 @@ Variants: ``depth``, ``features``, ``patch_size``, ``epochs``; ``:runlocal`` (a 
 net, for tests).
 """
 
-from highway_jax.training import default_config, parse_arg
+from highway_jax.training import default_config, parse_arg, runlocal
 
 
 def get_config(arg=None):
@@ -47,12 +47,5 @@ def get_config(arg=None):
     config.model.features = 4
     config.model.depth = 1
     config.model.patch_size = 2
-    config.batch_size = 16
-    config.eval_batch_size = 120
-    config.num_train_steps = 4
-    config.schedule.warmup_steps = 1
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
+    runlocal(config, batch_size=16, eval_batch_size=120)
   return config

@@ -14,7 +14,7 @@ Variants (``:key=value,...``): ``depth`` (total layers), ``block`` (highway|plai
     python scripts/train.py --config=configs/digits_highway.py:depth=20,block=plain
 """
 
-from highway_jax.training import default_config, parse_arg
+from highway_jax.training import default_config, parse_arg, runlocal
 
 
 def get_config(arg=None):
@@ -45,12 +45,5 @@ def get_config(arg=None):
   if arg.runlocal:
     config.model.depth = min(arg.depth, 4)
     config.model.features = 16
-    config.batch_size = 32
-    config.eval_batch_size = 120
-    config.num_train_steps = 6
-    config.schedule.warmup_steps = 2
-    config.log_every_steps = 2
-    config.eval_every_steps = 3
-    config.checkpoint_every_steps = 3
-    config.async_checkpointing = False
+    runlocal(config, batch_size=32, eval_batch_size=120, steps=6, every=3)
   return config

@@ -10,7 +10,7 @@ CNN 94%, MLP 68% test accuracy.
 ``:runlocal`` is a few steps of a tiny net, for tests.
 """
 
-from highway_jax.training import default_config, parse_arg
+from highway_jax.training import default_config, parse_arg, runlocal
 
 
 def get_config(arg=None):
@@ -41,12 +41,5 @@ def get_config(arg=None):
     config.data.num_train = 200
     config.data.num_test = 100
     config.model.features = 8
-    config.batch_size = 20
-    config.eval_batch_size = 50
-    config.num_train_steps = 4
-    config.schedule.warmup_steps = 1
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
+    runlocal(config, batch_size=20, eval_batch_size=50)
   return config

@@ -16,7 +16,7 @@ the default). ``:runlocal`` is a few steps of a small net, for tests (under
 ``tfds.testing.mock_data``).
 """
 
-from highway_jax.training import load_config_file, parse_arg
+from highway_jax.training import load_config_file, parse_arg, runlocal
 
 
 def get_config(arg=None):
@@ -25,11 +25,8 @@ def get_config(arg=None):
                      choices={'depth': (10, 20, 50, 100), 'block': ('highway', 'plain')})
   config = load_config_file('digits_depth.py' + (f':{arg}' if arg else ''), relative_to=__file__)
   config.data.name = 'mnist'
-  if parsed.runlocal:  # digits_depth's few steps of a small net, with batches mock MNIST can fill
-    config.batch_size = 8
-    config.eval_batch_size = 8
-    config.num_train_steps = 4
-    return config
+  if parsed.runlocal:  # digits_depth's small net, with batches mock MNIST can fill
+    return runlocal(config, batch_size=8, eval_batch_size=8)
   config.batch_size = 100
   config.eval_batch_size = 1000
   config.schedule.decay_rate = 0.96              # per epoch of 600 steps (100 epochs)

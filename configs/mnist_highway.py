@@ -14,7 +14,7 @@ TFDS ``mnist`` (needs the dataset prepared, see ``--config.data.data_dir``). ``:
 steps of a tiny net, for tests (under ``tfds.testing.mock_data``).
 """
 
-from highway_jax.training import default_config, parse_arg
+from highway_jax.training import default_config, parse_arg, runlocal
 
 
 def get_config(arg=None):
@@ -49,12 +49,5 @@ def get_config(arg=None):
   if arg.runlocal:
     config.model.features = (4, 4, 4)
     config.model.num_highway_layers = (1, 1, 1)
-    config.batch_size = 8
-    config.eval_batch_size = 8
-    config.num_train_steps = 4
-    config.schedule.warmup_steps = 1
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
+    runlocal(config, batch_size=8, eval_batch_size=8)
   return config

@@ -29,7 +29,7 @@ Variants: ``bits``, ``model`` (grid|mlp|lstm), ``density`` (random|half), ``step
 few steps of a tiny net, for tests).
 """
 
-from highway_jax.training import default_config, parse_arg
+from highway_jax.training import default_config, parse_arg, runlocal
 
 
 def get_config(arg=None):
@@ -78,12 +78,5 @@ def get_config(arg=None):
     config.data.num_test = 64
     config.model.features = 8 if arg.model != 'mlp' else 16
     config.model.depth = 2
-    config.batch_size = 16
-    config.eval_batch_size = 32
-    config.num_train_steps = 4
-    config.schedule.warmup_steps = 1
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
+    runlocal(config, batch_size=16, eval_batch_size=32)
   return config

@@ -19,7 +19,7 @@ our test split). Both need network access to download and TensorFlow to prepare 
 tests (under ``tfds.testing.mock_data``).
 """
 
-from highway_jax.training import default_config, parse_arg
+from highway_jax.training import default_config, parse_arg, runlocal
 
 DATASETS = {'imdb_reviews': 'imdb_reviews', 'sst2': 'glue/sst2'}
 
@@ -63,12 +63,5 @@ def get_config(arg=None):
     config.model.features = 4
     config.model.embedding_features = 4
     config.model.num_layers = min(arg.layers, 2)
-    config.batch_size = 4
-    config.eval_batch_size = 4
-    config.num_train_steps = 4
-    config.schedule.warmup_steps = 1
-    config.log_every_steps = 2
-    config.eval_every_steps = 2
-    config.checkpoint_every_steps = 2
-    config.async_checkpointing = False
+    runlocal(config, batch_size=4, eval_batch_size=4)
   return config

@@ -18,7 +18,7 @@ Example::
     from highway_jax.training import default_config, train_and_evaluate
 """
 
-from highway_jax.training.defaults import default_config, load_config_file, parse_arg
+from highway_jax.training.defaults import default_config, load_config_file, parse_arg, runlocal
 from highway_jax.training.errors import CheckpointError, ConfigError, NonFiniteLossError
 from highway_jax.training.evaluation import evaluate_checkpoint
 from highway_jax.training.train import train_and_evaluate
@@ -31,5 +31,6 @@ __all__ = [
     'evaluate_checkpoint',
     'load_config_file',
     'parse_arg',
+    'runlocal',
     'train_and_evaluate',
 ]

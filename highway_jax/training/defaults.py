@@ -172,3 +172,20 @@ def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None, *,
       raise ValueError(f'unknown config key {key!r} in the overrides of {spec}.')
     node[leaf] = value
   return config
+
+
+def runlocal(config: ml_collections.ConfigDict, *, batch_size: int, eval_batch_size: int,
+             steps: int = 4, every: int = 2) -> ml_collections.ConfigDict:
+  """Shrinks ``config`` to a config's ``:runlocal`` variant (what the tests train).
+
+  ``steps`` training steps of ``batch_size``, logged, evaluated and checkpointed every ``every``
+  steps, checkpoints written synchronously, warmup at most one step. The model and data sizes are
+  the config's own business.
+  """
+  config.batch_size = batch_size
+  config.eval_batch_size = eval_batch_size
+  config.num_train_steps = steps
+  config.schedule.warmup_steps = min(config.schedule.warmup_steps, 1)
+  config.log_every_steps = config.eval_every_steps = config.checkpoint_every_steps = every
+  config.async_checkpointing = False
+  return config
