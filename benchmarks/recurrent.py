@@ -38,14 +38,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
-import statistics
 from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from benchmarks import common
@@ -340,7 +338,7 @@ def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> 
              'recurrent_defaults': recurrent_defaults()}
 
   if not (args.quick or args.no_stack):
-    print(f'\n4-layer bidirectional stack (same shapes, loss on both directions\' final states)\n')
+    print('\n4-layer bidirectional stack (same shapes, loss on both directions\' final states)\n')
     stack_cands = select(candidates(include_torch=not args.no_torch, include_rnn=False,
                                     include_slow_flax=False))
     stack = run_table(stack_cands, shape, layers=4, bidirectional=True,

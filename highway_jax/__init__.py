@@ -10,7 +10,6 @@ modules that compose with plain Flax code:
 
 __version__ = "0.1.0"
 
-from highway_jax import cells, recurrent
 from highway_jax.cells import GRUCell, LSTMCell, RHNCell, SimpleRNNCell
 from highway_jax.grid_lstm import GridLSTM1D, GridLSTM2D, GridLSTM3D, GridLSTMBlock
 from highway_jax.highway import Highway, HighwayConv, Plain, PlainConv, Residual, ResidualConv

@@ -8,8 +8,6 @@ with the library's gradients, the matmul FLOP count matches a hand count, the JS
 
 import json
 
-import pytest
-
 from benchmarks import recurrent, run_all
 
 

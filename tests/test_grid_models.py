@@ -9,7 +9,6 @@ import contextlib
 import math
 import os
 
-import grain
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -24,20 +23,10 @@ from highway_jax.recurrent import LSTM
 from highway_jax.training import ConfigError, train
 from highway_jax.training.config_validation import validate_config
 from test_configs import load_config  # the same by-path loading as --config=
+from test_models import toy_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ATOL = 2e-5
-
-
-def toy_dataset(inputs, labels, num_classes, vocab_size=None, lengths=None):
-  arrays = {'inputs': inputs, 'label': labels}
-  if lengths is not None:
-    arrays['length'] = lengths
-  split = grain.MapDataset.source(data.ArraySource(arrays))
-  return data.Dataset(
-      name='toy', num_classes=num_classes, input_shape=inputs.shape[1:], input_dtype=inputs.dtype,
-      label_shape=labels.shape[1:], vocab_size=vocab_size, splits={'train': split, 'test': split},
-      num_examples={'train': len(labels), 'test': len(labels)})
 
 
 def build(dataset, **fields):

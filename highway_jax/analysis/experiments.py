@@ -42,9 +42,8 @@ from highway_jax import data
 from highway_jax.analysis import gates as gates_lib
 from highway_jax.analysis import lesion as lesion_lib
 from highway_jax.analysis import plots
-from highway_jax.training import evaluation, parallel
-from highway_jax.training.checkpoints import Checkpointer
-from highway_jax.training.errors import CheckpointError, NonFiniteLossError
+from highway_jax.training import evaluation
+from highway_jax.training.errors import NonFiniteLossError
 
 RESULTS_FILE = 'results.json'
 DIVERGED_FILE = 'diverged.json'
@@ -167,35 +166,9 @@ def load_run(workdir: str, checkpoint: str | int = 'latest') -> LoadedRun:
   Raises:
     CheckpointError: no ``config.json``, no checkpoint, or one that doesn't fit the config.
   """
-  from highway_jax.training import train  # pylint: disable=g-import-not-at-top
-
-  config = evaluation.load_config(workdir)
-  directory = os.path.join(workdir, evaluation.CHECKPOINT_DIR)
-  if not os.path.isdir(directory) or not any(n.isdigit() for n in os.listdir(directory)):
-    raise CheckpointError(f'{workdir} has no checkpoint ({directory} holds none); train the run '
-                          'first with scripts/train.py.')
-  setup = train.setup(config, workdir)
-  ckpt = Checkpointer(directory, keep=config.keep_checkpoints, best_metric=config.best_metric,
-                      best_mode=config.best_mode, async_checkpointing=False)
-  try:
-    if checkpoint == 'latest':
-      step = ckpt.latest_step()
-    elif checkpoint == 'best':
-      step = ckpt.best_step() if config.best_metric else None
-    else:
-      step = int(checkpoint)
-      if step not in ckpt.all_steps():
-        raise CheckpointError(f'no checkpoint of step {step} in {directory}; it has '
-                              f'{ckpt.all_steps()}.')
-    if step is None:
-      raise CheckpointError(f'no {checkpoint} checkpoint in {directory}.')
-    abstract = parallel.abstract_with_sharding(setup.abstract_state,
-                                               parallel.replicated(setup.mesh))
-    state, _ = ckpt.restore(step, abstract)
-  finally:
-    ckpt.close()
+  config, setup, state, step = evaluation.restore_run(workdir, checkpoint)
   return LoadedRun(workdir=workdir, config=config, dataset=setup.dataset, model=setup.model,
-                   params=state.params, step=int(step), setup=setup)
+                   params=state.params, step=step, setup=setup)
 
 
 def num_lesion_layers(model) -> int:

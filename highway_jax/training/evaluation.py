@@ -68,20 +68,27 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(json.load(f))
 
 
-def evaluate_checkpoint(workdir: str, checkpoint: str | int = 'latest',
-                        split: str = 'test') -> dict[str, Any]:
-  """Restores a checkpoint of the run in ``workdir`` and evaluates it on ``split`` (module docstring).
+def restore_run(workdir: str, checkpoint: str | int = 'latest'):
+  """Rebuilds the run in ``workdir`` from its config and restores a checkpoint.
 
-  Returns the metrics plus ``'step'`` (the checkpoint's step) and ``'split'``.
+  ``checkpoint`` is ``'latest'``, ``'best'`` (by the run's ``config.best_metric``) or a step.
+  Returns ``(config, setup, state, step)`` (``setup`` as built by ``train.setup``).
+
+  Raises:
+    CheckpointError: no ``config.json``, no such checkpoint, or one that doesn't fit the config.
+    ConfigError: ``'best'`` for a run without ``config.best_metric``.
   """
   # Imported here to avoid an import cycle (train imports this module).
   from highway_jax.training import train  # pylint: disable=g-import-not-at-top
 
   config = load_config(workdir)
+  directory = os.path.join(workdir, CHECKPOINT_DIR)
+  if not os.path.isdir(directory) or not any(n.isdigit() for n in os.listdir(directory)):
+    raise CheckpointError(f'{workdir} has no checkpoint ({directory} holds none); train the run '
+                          'first with scripts/train.py.')
   setup = train.setup(config, workdir)
-  ckpt = Checkpointer(os.path.join(workdir, CHECKPOINT_DIR), keep=config.keep_checkpoints,
-                      best_metric=config.best_metric, best_mode=config.best_mode,
-                      async_checkpointing=False)
+  ckpt = Checkpointer(directory, keep=config.keep_checkpoints, best_metric=config.best_metric,
+                      best_mode=config.best_mode, async_checkpointing=False)
   try:
     if checkpoint == 'latest':
       step = ckpt.latest_step()
@@ -94,16 +101,26 @@ def evaluate_checkpoint(workdir: str, checkpoint: str | int = 'latest',
       step = int(checkpoint)
       if step not in ckpt.all_steps():
         raise CheckpointError(
-            f'no checkpoint of step {step} in {ckpt.directory}; it has steps {ckpt.all_steps()}.')
+            f'no checkpoint of step {step} in {directory}; it has steps {ckpt.all_steps()}.')
     if step is None:
-      raise CheckpointError(f'no checkpoint in {ckpt.directory}.')
+      raise CheckpointError(f'no {checkpoint} checkpoint in {directory}.')
     abstract = parallel.abstract_with_sharding(setup.abstract_state,
                                                parallel.replicated(setup.mesh))
     state, _ = ckpt.restore(step, abstract)
   finally:
     ckpt.close()
+  return config, setup, state, int(step)
+
+
+def evaluate_checkpoint(workdir: str, checkpoint: str | int = 'latest',
+                        split: str = 'test') -> dict[str, Any]:
+  """Restores a checkpoint of the run in ``workdir`` and evaluates it on ``split`` (module docstring).
+
+  Returns the metrics plus ``'step'`` (the checkpoint's step) and ``'split'``.
+  """
+  config, setup, state, step = restore_run(workdir, checkpoint)
   eval_step_fn = jax.jit(eval_step)
   metrics = evaluate(eval_step_fn, state, setup.dataset, split,
                      batch_size=config.eval_batch_size, mesh=setup.mesh)
-  return {'step': int(step), 'split': split, **metrics}
+  return {'step': step, 'split': split, **metrics}
 
