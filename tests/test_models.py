@@ -11,7 +11,7 @@ import pytest
 
 from highway_jax import data, models, recurrent
 from highway_jax.models import highway_cnn, highway_mlp, rnn_classifier
-from highway_jax.training.errors import ConfigError
+from highway_jax.errors import ConfigError
 
 
 def toy_dataset(inputs, labels, num_classes, vocab_size=None, lengths=None):

@@ -43,7 +43,7 @@ from highway_jax.analysis import gates as gates_lib
 from highway_jax.analysis import lesion as lesion_lib
 from highway_jax.analysis import plots
 from highway_jax.training import evaluation
-from highway_jax.training.errors import NonFiniteLossError
+from highway_jax.errors import NonFiniteLossError
 
 RESULTS_FILE = 'results.json'
 DIVERGED_FILE = 'diverged.json'

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 
-from highway_jax.training.errors import choice_error
+from highway_jax.errors import choice_error
 
 _MODULES = {
     'highway_mlp': 'highway_jax.models.highway_mlp',

@@ -20,7 +20,7 @@ from typing import Any
 import jax.numpy as jnp
 from flax import linen as nn
 
-from highway_jax.training.errors import ConfigError, choice_error, type_matches
+from highway_jax.errors import ConfigError, choice_error, type_matches
 
 ACTIVATIONS = {
     'relu': nn.relu,

@@ -59,7 +59,7 @@ from flax import linen as nn
 
 from highway_jax import grid_lstm, recurrent
 from highway_jax.models.fields import activation, check_choice, model_fields, resolve_dtype
-from highway_jax.training.errors import ConfigError
+from highway_jax.errors import ConfigError
 
 DEFAULTS = dict(
     kind='2d',

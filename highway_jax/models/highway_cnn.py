@@ -54,7 +54,7 @@ from flax import linen as nn
 
 from highway_jax.models.fields import activation, check_choice, model_fields, resolve_dtype
 from highway_jax.stack import HighwayStack, lesion_mask
-from highway_jax.training.errors import ConfigError
+from highway_jax.errors import ConfigError
 
 DEFAULTS = dict(
     features=(32, 80, 128),

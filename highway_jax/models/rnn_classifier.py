@@ -40,7 +40,7 @@ from flax import linen as nn
 
 from highway_jax import recurrent
 from highway_jax.models.fields import check_choice, model_fields, resolve_dtype
-from highway_jax.training.errors import ConfigError
+from highway_jax.errors import ConfigError
 
 DEFAULTS = dict(
     cell='lstm',

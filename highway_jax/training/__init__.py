@@ -11,7 +11,6 @@
     metrics.py, plots.py  metrics.jsonl, TensorBoard, console progress, PNG curves
     evaluation.py         evaluation passes and evaluate_checkpoint()
     train.py              train_and_evaluate()
-    errors.py             ConfigError, NonFiniteLossError, CheckpointError
 
 Example::
 
@@ -19,7 +18,7 @@ Example::
 """
 
 from highway_jax.training.defaults import default_config, load_config_file, parse_arg, runlocal
-from highway_jax.training.errors import CheckpointError, ConfigError, NonFiniteLossError
+from highway_jax.errors import CheckpointError, ConfigError, NonFiniteLossError
 from highway_jax.training.evaluation import evaluate_checkpoint
 from highway_jax.training.train import train_and_evaluate
 

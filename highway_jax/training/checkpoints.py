@@ -38,7 +38,7 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
-from highway_jax.training.errors import CheckpointError
+from highway_jax.errors import CheckpointError
 
 
 def _path_str(path) -> str:

@@ -30,7 +30,7 @@ import ml_collections
 
 from highway_jax import data, models
 from highway_jax.training.defaults import default_config
-from highway_jax.training.errors import ConfigError, choice_error, type_matches
+from highway_jax.errors import ConfigError, choice_error, type_matches
 from highway_jax.training.optimizers import OPTIMIZERS, SCHEDULES
 
 DTYPES = ('float32', 'bfloat16')

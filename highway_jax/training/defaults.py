@@ -51,7 +51,7 @@ from typing import Any
 import ml_collections
 
 from highway_jax import data
-from highway_jax.training.errors import ConfigError
+from highway_jax.errors import ConfigError
 
 
 def default_config() -> ml_collections.ConfigDict:

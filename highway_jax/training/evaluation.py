@@ -26,7 +26,7 @@ import ml_collections
 from highway_jax import data
 from highway_jax.training import losses, parallel
 from highway_jax.training.checkpoints import Checkpointer
-from highway_jax.training.errors import CheckpointError, ConfigError
+from highway_jax.errors import CheckpointError, ConfigError
 
 CONFIG_FILE = 'config.json'
 CHECKPOINT_DIR = 'checkpoints'

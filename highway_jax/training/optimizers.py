@@ -49,7 +49,7 @@ import jax
 import ml_collections
 import optax
 
-from highway_jax.training.errors import ConfigError, choice_error
+from highway_jax.errors import ConfigError, choice_error
 
 OPTIMIZERS = ('sgd', 'momentum', 'nesterov', 'adam', 'adamw')
 SCHEDULES = ('constant', 'cosine', 'exponential', 'step')

@@ -51,7 +51,7 @@ from highway_jax import data, models
 from highway_jax.training import losses, parallel
 from highway_jax.training.checkpoints import Checkpointer
 from highway_jax.training.config_validation import validate_config
-from highway_jax.training.errors import ConfigError, NonFiniteLossError
+from highway_jax.errors import ConfigError, NonFiniteLossError
 from highway_jax.training.evaluation import CHECKPOINT_DIR, CONFIG_FILE, eval_step, evaluate
 from highway_jax.training.metrics import MetricWriter, ProgressReporter, format_metrics
 from highway_jax.training.optimizers import create_optimizer

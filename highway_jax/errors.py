@@ -1,4 +1,4 @@
-"""Errors that end a training run with one clear line instead of a traceback.
+"""Errors that end a run with one clear line instead of a traceback.
 
 ``scripts/train.py`` and ``scripts/evaluate.py`` catch these (and ``data.DatasetUnavailableError``)
 and print ``str(error)``; library callers get ordinary exceptions.
@@ -14,7 +14,7 @@ and print ``str(error)``; library callers get ordinary exceptions.
 
 Example::
 
-    from highway_jax.training.errors import ConfigError, choice_error
+    from highway_jax.errors import ConfigError, choice_error
 
     raise choice_error('config.optimizer.name', 'adm', ('sgd', 'momentum', 'adam'))
     # ConfigError: config.optimizer.name='adm' is not one of 'sgd', 'momentum', 'adam'.
