@@ -11,7 +11,7 @@ scaling images to [0, 1]:
   with scale 1 and λ = 0; ε = 1e-8 guards constant images).
 - ``'none'``: x unchanged ([0, 1] for images).
 
-Augmentation (``config.data.augment``), the authors' CIFAR recipe (``shared/REFERENCE.md``): pad
+Augmentation (``config.data.augment``), the authors' CIFAR recipe (``docs/references.md``): pad
 ``augment_padding`` pixels (8 in the recipe) of zeros on every side, crop a random H×W window
 (H×W the original size), and mirror left-right with probability 1/2 if ``augment_flip``.
 Padding is applied after normalisation, so the border is the mean colour for ``'per_channel'``.

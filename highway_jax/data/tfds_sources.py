@@ -49,6 +49,7 @@ from typing import Any
 import grain
 import ml_collections
 import numpy as np
+import requests
 
 from highway_jax.data import preprocessing, text
 from highway_jax.data.dataset import Dataset, DatasetUnavailableError, validation_count
@@ -99,8 +100,6 @@ def can_download(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
   Runs in a daemon thread so that a hanging DNS lookup (not covered by requests' timeout)
   cannot block the caller for longer than ``timeout + 1`` seconds.
   """
-  import requests  # pylint: disable=g-import-not-at-top
-
   answers = []
 
   def probe():
