@@ -1,6 +1,8 @@
 """highway_jax.interop against PyTorch itself: ported weights give PyTorch's outputs, in both directions."""
 
 import functools
+import subprocess
+import sys
 
 import flax.linen as nn
 import jax
@@ -134,6 +136,11 @@ def test_round_trips_are_exact(kind, num_layers, bidirectional):
       value = value + state[other].numpy() if other else np.zeros_like(value)
     np.testing.assert_array_equal(again[key], value, err_msg=key)
     assert again[key].dtype == np.float32 and again[key].flags.writeable
+
+
+def test_interop_does_not_import_torch():
+  code = 'import sys, highway_jax.interop; sys.exit("torch" in sys.modules)'
+  assert subprocess.run([sys.executable, '-c', code], check=False).returncode == 0
 
 
 def assert_one_line_error(match, fn, *args):

@@ -66,8 +66,8 @@ def test_module_under_to_nnx_matches_linen(name):
   params = randomised(nnx.to_pure_dict(state), seed=1)
   nnx.replace_by_pure_dict(state, params)
   nnx.update(model, state)
-  got = model(*args, **kwargs)
-  want = module.apply({'params': params}, *args, **kwargs)
+  got = nnx.jit(lambda model, args, kwargs: model(*args, **kwargs))(model, args, kwargs)
+  want = jax.jit(module.apply)({'params': params}, *args, **kwargs)
   assert jax.tree.structure(got) == jax.tree.structure(want)
   jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6), got, want)
 
