@@ -56,7 +56,7 @@ from highway_jax.recurrent import GRU, LSTM, SimpleRNN
 
 __all__ = ['torch_to_params', 'params_to_torch']
 
-_ACTIVATIONS = {jnp.tanh: 'tanh', nn.tanh: 'tanh', jax.nn.relu: 'relu', nn.relu: 'relu'}
+_TORCH_ACTIVATIONS = (jnp.tanh, nn.tanh, jax.nn.relu, nn.relu)   # nn.RNN's nonlinearity='tanh' | 'relu'
 
 
 def _layout(layer: nn.Module) -> tuple[int, tuple[str, ...]]:
@@ -73,7 +73,7 @@ def _layout(layer: nn.Module) -> tuple[int, tuple[str, ...]]:
   elif isinstance(layer, GRU) and not layer.reset_after:
     problem = ('GRU(reset_after=False) cannot be expressed in PyTorch (nn.GRU applies the reset gate '
                'after the recurrent matmul); use reset_after=True')
-  elif isinstance(layer, SimpleRNN) and layer.activation not in _ACTIVATIONS:
+  elif isinstance(layer, SimpleRNN) and layer.activation not in _TORCH_ACTIVATIONS:
     problem = (f'SimpleRNN(activation={getattr(layer.activation, "__name__", layer.activation)}) cannot '
                "be expressed in PyTorch (nn.RNN's nonlinearity is tanh or relu); use nn.tanh or nn.relu")
   if problem:
@@ -87,6 +87,10 @@ def _describe(layer: nn.Module) -> str:
           f'bidirectional={layer.bidirectional})')
 
 
+def _suffix(k: int, direction: str) -> str:
+  return f'_l{k}' + ('_reverse' if direction == 'backward' else '')
+
+
 def _torch_shapes(layer: nn.Module, in_features: int) -> dict[str, tuple[int, ...]]:
   """PyTorch's key -> shape for ``layer`` with ``in_features`` inputs."""
   gates, directions = _layout(layer)
@@ -94,7 +98,7 @@ def _torch_shapes(layer: nn.Module, in_features: int) -> dict[str, tuple[int, ..
   shapes = {}
   for k in range(layer.num_layers):
     for direction in directions:
-      suffix = f'_l{k}' + ('_reverse' if direction == 'backward' else '')
+      suffix = _suffix(k, direction)
       in_k = in_features if k == 0 else len(directions) * f
       shapes.update({f'weight_ih{suffix}': (gates * f, in_k), f'weight_hh{suffix}': (gates * f, f),
                      f'bias_ih{suffix}': (gates * f,), f'bias_hh{suffix}': (gates * f,)})
@@ -132,7 +136,7 @@ def torch_to_params(state_dict: Mapping[str, Any], layer: nn.Module) -> dict:
                 _torch_shapes(layer, in_features), layer)
 
   def cell(k: int, direction: str) -> dict:
-    get = lambda name: arrays[f'{name}_l{k}' + ('_reverse' if direction == 'backward' else '')]
+    get = lambda name: arrays[name + _suffix(k, direction)]
     params = {'input': {'kernel': get('weight_ih').T}, 'recurrent': {'kernel': get('weight_hh').T}}
     if gates == 4:  # LSTM: one bias
       params['recurrent']['bias'] = get('bias_ih') + get('bias_hh')
@@ -165,7 +169,7 @@ def params_to_torch(params: Mapping[str, Any], layer: nn.Module) -> dict[str, np
       cell = (params['layer_0'][direction] if k == 0
               else jax.tree.map(lambda a: a[k - 1], params['layers'][direction]))
       cell = jax.tree.map(np.asarray, cell)
-      suffix = f'_l{k}' + ('_reverse' if direction == 'backward' else '')
+      suffix = _suffix(k, direction)
       arrays[f'weight_ih{suffix}'] = cell['input']['kernel'].T
       arrays[f'weight_hh{suffix}'] = cell['recurrent']['kernel'].T
       if gates == 4:
