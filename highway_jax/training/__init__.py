@@ -7,10 +7,12 @@
     losses.py             softmax cross-entropy and accuracy as per-batch sums
     state.py              TrainState and its initialisation
     parallel.py           data parallelism (jit + NamedSharding on a 'data' mesh), multi-host init
+    workdir.py            the work directory's files: names, JSON, metrics.jsonl, TensorBoard
     checkpoints.py        Orbax CheckpointManager of (train state, data iterator)
-    metrics.py, plots.py  metrics.jsonl, TensorBoard, console progress, PNG curves
-    evaluation.py         evaluation passes and evaluate_checkpoint()
-    train.py              train_and_evaluate()
+    metrics.py, plots.py  console progress lines; the figure DPI and the training-curve plot
+    setup.py              setup(config) -> Setup (data, model, optimizer, keys); evaluate() a split
+    evaluation.py         restore_run(), evaluate_checkpoint()       (setup.py, checkpoints.py)
+    train.py              train_and_evaluate()                       (setup.py, checkpoints.py)
 
 Example::
 

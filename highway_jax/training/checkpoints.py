@@ -21,6 +21,7 @@ compared with the target's. Any mismatch (e.g. a different model width) or unrea
 Example::
 
     ckpt = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=2, best_metric='accuracy')
+    # or, for a run: Checkpointer.of_run(workdir, config)
     if ckpt.latest_step() is not None:
       state, iterator = ckpt.restore(ckpt.latest_step(), abstract_state, iterator)
     ckpt.save(step, state, iterator, metrics={'accuracy': 0.97, 'loss': 0.1})
@@ -39,6 +40,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
 from highway_jax.errors import CheckpointError
+from highway_jax.training.workdir import CHECKPOINT_DIR
 
 
 def _path_str(path) -> str:
@@ -59,10 +61,6 @@ class Checkpointer:
 
   def __init__(self, directory: str, *, keep: int = 2, best_metric: str = '',
                best_mode: str = 'max', async_checkpointing: bool = True):
-    if keep < 1:
-      raise ValueError(f'keep must be >= 1, got {keep}.')
-    if best_mode not in ('max', 'min'):
-      raise ValueError(f"best_mode must be 'max' or 'min', got {best_mode!r}.")
     self.directory = os.path.abspath(directory)
     self.best_metric = best_metric
     policies = [checkpoint_managers.LatestN(n=keep)]
@@ -84,6 +82,13 @@ class Checkpointer:
         self.directory, options=options,
         item_handlers={'state': ocp.StandardCheckpointHandler(),
                        'data': grain.checkpoint.CheckpointHandler()})
+
+  @classmethod
+  def of_run(cls, workdir: str, config, *, async_checkpointing: bool = False) -> Checkpointer:
+    """The checkpoints of the run in ``workdir``, kept as its ``config`` says."""
+    return cls(os.path.join(workdir, CHECKPOINT_DIR), keep=config.keep_checkpoints,
+               best_metric=config.best_metric, best_mode=config.best_mode,
+               async_checkpointing=async_checkpointing)
 
   def step_path(self, step: int) -> str:
     return os.path.join(self.directory, str(step))

@@ -29,6 +29,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from highway_jax.errors import ConfigError
+
 DATA_AXIS = 'data'
 
 
@@ -74,10 +76,10 @@ def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array
 
 
 def check_batch_size(name: str, batch_size: int) -> None:
-  """Raises ValueError unless ``batch_size`` splits evenly over devices and processes."""
+  """Raises ConfigError unless ``batch_size`` splits evenly over devices and processes."""
   devices, processes = jax.device_count(), jax.process_count()
   if batch_size < 1 or batch_size % devices or batch_size % processes:
-    raise ValueError(
+    raise ConfigError(
         f'{name}={batch_size} must be a positive multiple of the number of devices ({devices}) '
         f'and of processes ({processes}).')
 
