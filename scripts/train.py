@@ -13,7 +13,7 @@ import os
 import re
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
 import _common
@@ -83,17 +83,13 @@ def default_workdir(config_flag_value: str) -> str:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  del argv
   initialize_distributed()
   quiet_library_logs()
   workdir = FLAGS.workdir or default_workdir(config_flags.get_config_filename(FLAGS['config']))
-  try:
-    validate_config(FLAGS.config)  # before anything is logged, so a bad config gives one line
-    logging.info('Work directory: %s', workdir)
-    results = train_and_evaluate(FLAGS.config, workdir)
-  except _common.RUN_ERRORS as e:
-    _common.fail(e)
+  validate_config(FLAGS.config)  # before anything is logged, so a bad config gives one line
+  logging.info('Work directory: %s', workdir)
+  results = train_and_evaluate(FLAGS.config, workdir)
   if results.get('preempted'):
     print(f'Preempted at step {results["step"]}; checkpoint saved in {workdir}. Rerun the same '
           'command to resume.')
@@ -104,4 +100,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  _common.run(main, flags_parser=parse_flags)
