@@ -13,7 +13,6 @@ from absl import flags
 
 import _common
 from highway_jax.analysis import gates
-from highway_jax.training.metrics import quiet_library_logs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Work directory of a trained highway run.', required=True)
@@ -25,7 +24,6 @@ flags.DEFINE_integer('num_examples', 4, 'Single-example gate maps to draw.')
 
 def main(argv):
   del argv
-  quiet_library_logs()
   analysis = gates.analyze_gates_run(FLAGS.workdir, FLAGS.output_dir, split=FLAGS.split,
                                      num_examples=FLAGS.num_examples, checkpoint=FLAGS.checkpoint)
   for site, stats in analysis.statistics.items():

@@ -17,7 +17,6 @@ from absl import flags
 import _common
 from highway_jax.analysis import depth_study
 from highway_jax.training import load_config_file
-from highway_jax.training.metrics import quiet_library_logs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = {'plain BiLSTM': 'false', 'Highway BiLSTM': 'true'}
@@ -50,7 +49,6 @@ def make_config(depth, family):
 
 def main(argv):
   del argv
-  quiet_library_logs()
   workdir = FLAGS.workdir or os.path.join('runs', f'bilstm_depth_{FLAGS.dataset}')
   payload = depth_study.run_depth_study(
       make_config, workdir, depths=[int(d) for d in FLAGS.depths], families=list(FAMILIES),

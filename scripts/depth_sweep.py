@@ -17,7 +17,6 @@ from absl import flags, logging
 import _common
 from highway_jax.analysis import depth_sweep
 from highway_jax.training import load_config_file
-from highway_jax.training.metrics import quiet_library_logs
 
 CONFIGS = {'digits': 'configs/digits_depth.py', 'mnist': 'configs/mnist_depth.py'}
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,7 +35,6 @@ flags.DEFINE_list('learning_rate_range', ['1e-3', '1e-1'], 'Log-uniform learning
 
 def main(argv):
   del argv
-  quiet_library_logs()
   workdir = FLAGS.workdir or os.path.join('runs', f'depth_sweep_{FLAGS.dataset}')
   config_file = os.path.join(REPO, CONFIGS[FLAGS.dataset])
   low, high = (float(x) for x in FLAGS.learning_rate_range)

@@ -11,9 +11,7 @@ import re
 from absl import flags, logging
 
 import _common
-from highway_jax.training import ConfigError, evaluate_checkpoint
-from highway_jax.training.metrics import format_metrics, quiet_library_logs
-from highway_jax.training.parallel import initialize_distributed
+from highway_jax.training import ConfigError, evaluate_checkpoint, format_metrics
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Work directory of a training run.', required=True)
@@ -24,8 +22,6 @@ flags.DEFINE_bool('json', False, 'Print the metrics as JSON.')
 
 def main(argv):
   del argv
-  initialize_distributed()
-  quiet_library_logs()
   checkpoint = FLAGS.checkpoint
   if checkpoint not in ('latest', 'best') and not re.fullmatch(r'\d+', checkpoint):
     raise ConfigError(f"--checkpoint={checkpoint!r} must be 'latest', 'best' or a step number.")

@@ -12,7 +12,6 @@ from absl import flags
 
 import _common
 from highway_jax.analysis import lesion
-from highway_jax.training.metrics import quiet_library_logs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Work directory of a trained highway run.', required=True)
@@ -24,7 +23,6 @@ flags.DEFINE_integer('batch_size', None, 'Evaluation batch (default: the run\'s 
 
 def main(argv):
   del argv
-  quiet_library_logs()
   result = lesion.lesion_run(FLAGS.workdir, FLAGS.output_dir, split=FLAGS.split,
                              batch_size=FLAGS.batch_size, checkpoint=FLAGS.checkpoint)
   worst = int(result.layers[result.loss.argmax()])

@@ -17,7 +17,6 @@ from absl import flags
 import _common
 from highway_jax.analysis import runs as runs_lib
 from highway_jax.training import ConfigError, load_config_file
-from highway_jax.training.metrics import quiet_library_logs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PAIR = (
@@ -34,7 +33,6 @@ flags.DEFINE_string('output', None, 'Loss figure path (default: <workdir>/loss_c
 
 def main(argv):
   del argv
-  quiet_library_logs()
   runs = {}
   if FLAGS.runs:
     for item in FLAGS.runs:

@@ -17,10 +17,8 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 import _common
-from highway_jax.training import train_and_evaluate
+from highway_jax.training import format_metrics, train_and_evaluate
 from highway_jax.training.config_validation import validate_config
-from highway_jax.training.metrics import format_metrics, quiet_library_logs
-from highway_jax.training.parallel import initialize_distributed
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Experiment config file (configs/*.py[:args]).',
@@ -84,8 +82,6 @@ def default_workdir(config_flag_value: str) -> str:
 
 def main(argv):
   del argv
-  initialize_distributed()
-  quiet_library_logs()
   workdir = FLAGS.workdir or default_workdir(config_flags.get_config_filename(FLAGS['config']))
   validate_config(FLAGS.config)  # before anything is logged, so a bad config gives one line
   logging.info('Work directory: %s', workdir)

@@ -22,48 +22,5 @@ Example::
 """
 
 from highway_jax.analysis import depth_study, depth_sweep, gates, lesion, runs
-from highway_jax.analysis.depth_study import plot_metric_vs_depth, run_depth_study
-from highway_jax.analysis.depth_sweep import best_trials, plot_depth_sweep, run_depth_sweep, sample_trials
-from highway_jax.analysis.gates import (
-    BiasDistribution,
-    GateAnalysis,
-    GateStatistics,
-    analyze_gates_run,
-    bias_distribution,
-    compare_transform_biases,
-    find_transform_biases,
-    find_transform_gates,
-    gate_statistics,
-    make_gate_statistics_step,
-    plot_class_gates,
-    plot_example_gates,
-    plot_gate_activity,
-    plot_transform_biases,
-    transform_bias_distributions,
-    write_layer_summary_csv,
-)
-from highway_jax.analysis.lesion import (
-    LesionResult,
-    lesion_masks,
-    lesion_run,
-    lesion_sweep,
-    make_lesion_eval_step,
-    plot_lesion,
-    read_lesion_csv,
-    write_lesion_csv,
-)
-from highway_jax.analysis.runs import (LoadedRun, load_run, plot_metric_curves, train_or_reuse,
-                                       with_step_budget)
 
-__all__ = [
-    'depth_study', 'depth_sweep', 'gates', 'lesion', 'runs',
-    'plot_metric_vs_depth', 'run_depth_study',
-    'best_trials', 'plot_depth_sweep', 'run_depth_sweep', 'sample_trials',
-    'BiasDistribution', 'GateAnalysis', 'GateStatistics', 'analyze_gates_run', 'bias_distribution',
-    'compare_transform_biases', 'find_transform_biases', 'find_transform_gates', 'gate_statistics',
-    'make_gate_statistics_step', 'plot_class_gates', 'plot_example_gates', 'plot_gate_activity',
-    'plot_transform_biases', 'transform_bias_distributions', 'write_layer_summary_csv',
-    'LesionResult', 'lesion_masks', 'lesion_run', 'lesion_sweep', 'make_lesion_eval_step',
-    'plot_lesion', 'read_lesion_csv', 'write_lesion_csv',
-    'LoadedRun', 'load_run', 'plot_metric_curves', 'train_or_reuse', 'with_step_budget',
-]
+__all__ = ['depth_study', 'depth_sweep', 'gates', 'lesion', 'runs']

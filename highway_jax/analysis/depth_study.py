@@ -47,9 +47,7 @@ def plot_metric_vs_depth(values: Mapping[str, Mapping[int, float]], path: str | 
   if chance is not None:
     ax.axhline(scale * chance, color='gray', linestyle=':', label='chance')
   ax.set_xticks(sorted({int(d) for by_depth in values.values() for d in by_depth}))
-  ax.set_xlabel('depth (layers)')
-  ax.set_ylabel(ylabel)
-  ax.set_title(title or f'{ylabel} vs depth')
+  ax.set(xlabel='depth (layers)', ylabel=ylabel, title=title or f'{ylabel} vs depth')
   ax.legend()
   ax.grid(True, alpha=0.3)
   return save_figure(fig, path)

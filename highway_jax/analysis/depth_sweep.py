@@ -97,14 +97,6 @@ def best_trials(rows: Sequence[Mapping[str, Any]], key: str = 'train_loss') -> d
   return best
 
 
-def _train_set_metrics(run_dir: str) -> dict[str, float]:
-  """Loss and accuracy of a finished run's final checkpoint over its whole training split (cached)."""
-  path = os.path.join(run_dir, TRAIN_EVAL_FILE)
-  if not os.path.exists(path):
-    write_json(path, evaluate_checkpoint(run_dir, 'latest', split='train'))
-  return read_json(path)
-
-
 def plot_depth_sweep(best_loss: Mapping[str, Mapping[int, float]], path: str | os.PathLike, *,
                      curves: Mapping[str, Mapping[int, tuple[Sequence[float], Sequence[float]]]]
                      | None = None, ylabel: str = 'best training loss',
@@ -125,9 +117,8 @@ def plot_depth_sweep(best_loss: Mapping[str, Mapping[int, float]], path: str | o
     points = sorted((int(d), float(v)) for d, v in by_depth.items())
     sweep_ax.plot(*zip(*points), 'o-', color=colors[family], label=family)
   sweep_ax.set_yscale('log')
-  sweep_ax.set_xlabel('depth (layers)')
-  sweep_ax.set_ylabel(ylabel + ' (log scale)')
-  sweep_ax.set_title('Best training loss vs depth')
+  sweep_ax.set(xlabel='depth (layers)', ylabel=ylabel + ' (log scale)',
+               title='Best training loss vs depth')
   sweep_ax.set_xticks(sorted({int(d) for by_depth in best_loss.values() for d in by_depth}))
   sweep_ax.legend()
   sweep_ax.grid(True, which='both', alpha=0.3)
@@ -138,10 +129,8 @@ def plot_depth_sweep(best_loss: Mapping[str, Mapping[int, float]], path: str | o
       if run is not None:
         ax.plot(*run, color=colors.setdefault(family, f'C{len(colors)}'), label=family)
     ax.set_yscale('log')
-    ax.set_title(f'{depth} layers')
-    ax.set_xlabel('step')
-    if column == 0:
-      ax.set_ylabel('training loss (log scale)')
+    ax.set(title=f'{depth} layers', xlabel='step',
+           ylabel='' if column else 'training loss (log scale)')
     ax.legend(fontsize='small')
     ax.grid(True, which='both', alpha=0.3)
   fig.suptitle(title or 'Depth sweep: plain vs highway networks')
@@ -155,19 +144,12 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
                     learning_rate_range: tuple[float, float] = LEARNING_RATE_RANGE,
                     transform_bias_range: tuple[float, float] = TRANSFORM_BIAS_RANGE,
                     log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-  """Random search per depth and family; best full training-set loss vs depth (module docstring).
+  """Random search per depth and family; writes the files of the module docstring.
 
-  Args:
-    make_config: ``make_config(depth, family)`` -> the config of that net (e.g.
-      ``configs/digits_depth.py:depth=…,block=…``); each trial overrides its learning rate, transform
-      bias (highway), ``seed`` and, with ``steps``, its budget (``runs.with_step_budget``).
-    workdir: trials go to ``workdir/trials/<trial name>``, reused when finished.
-    steps: optimizer steps per trial (None: the config's own budget).
-    log: called with one line per trial.
-
-  Returns:
-    The content of ``results.json``: ``trials`` (one row per trial), ``best`` (``{family: {depth:
-    row}}``) and ``settings``.
+  ``make_config(depth, family)`` gives the config of that net (e.g.
+  ``configs/digits_depth.py:depth=…,block=…``); each trial overrides its learning rate, transform
+  bias (highway), ``seed`` and, with ``steps``, its budget (``runs.with_step_budget``). ``log`` gets
+  one line per trial. Returns the content of ``results.json``.
   """
   rows = []
   for trial in sample_trials(depths, families, num_trials, seed,
@@ -186,7 +168,11 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
     if results.get('diverged'):
       row.update(status='diverged', train_loss=math.inf, train_accuracy=None)
     else:
-      train_metrics = _train_set_metrics(run_dir)
+      # The score: the final checkpoint over the whole training split (cached in the run).
+      cached = os.path.join(run_dir, TRAIN_EVAL_FILE)
+      if not os.path.exists(cached):
+        write_json(cached, evaluate_checkpoint(run_dir, 'latest', split='train'))
+      train_metrics = read_json(cached)
       row.update(status='ok', train_loss=train_metrics['loss'],
                  train_accuracy=train_metrics['accuracy'],
                  last_logged_train_loss=results.get('train_loss'),

@@ -62,6 +62,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -81,34 +82,14 @@ LAYER_CSV_FIELDS = (
 GATE_CLASS_CSV_FIELDS = ('site', 'class', 'layer', 'mean_gate_activity', 'deviation_from_mean')
 
 
-def _walk(tree: Mapping[str, Any], path: tuple[str, ...] = ()):
-  """Yields ``(path, mapping)`` for every mapping in a nested-mapping tree, parents first."""
-  yield path, tree
-  for key, value in tree.items():
-    if isinstance(value, Mapping):
-      yield from _walk(value, path + (str(key),))
-
-
-def _lookup(tree: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-  for key in path:
-    if not isinstance(tree, Mapping) or key not in tree:
-      return None
-    tree = tree[key]
-  return tree
-
-
 def find_transform_biases(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
   """Every transform bias ``.../T/bias`` in ``params``, by site path, as ``(num_layers, features)``.
 
   A single (unscanned) layer's ``(features,)`` bias becomes ``(1, features)``; nested layer axes are
   flattened in order. Raises ``ValueError`` if there is none.
   """
-  found = {}
-  for path, node in _walk(params):
-    gate = node.get('T')
-    if isinstance(gate, Mapping) and 'bias' in gate:
-      bias = np.asarray(gate['bias'])
-      found['/'.join(path)] = bias.reshape(-1, bias.shape[-1])
+  found = {'/'.join(path[:-2]): np.asarray(bias).reshape(-1, np.shape(bias)[-1])
+           for path, bias in traverse_util.flatten_dict(params).items() if path[-2:] == ('T', 'bias')}
   if not found:
     raise ValueError(
         f"params has no transform bias ('.../T/bias'); its top-level keys are {sorted(params)}. "
@@ -126,12 +107,12 @@ def find_transform_gates(intermediates: Mapping[str, Any],
 
   Works on traced arrays too (inside ``jit``).
   """
+  biases = traverse_util.flatten_dict(params)
   found = {}
-  for path, node in _walk(intermediates):
-    if GATE_NAME not in node:
+  for path, sown in traverse_util.flatten_dict(intermediates).items():
+    if path[-1] != GATE_NAME:
       continue
-    name, sown = '/'.join(path), node[GATE_NAME]
-    bias = _lookup(params, path + ('T', 'bias'))
+    name, bias = '/'.join(path[:-1]), biases.get(path[:-1] + ('T', 'bias'))
     gates = sown[0] if isinstance(sown, (tuple, list)) and len(sown) == 1 else None
     axes = 0 if bias is None else bias.ndim - 1  # leading layer axes
     if (bias is None or gates is None or gates.ndim < axes + 2
@@ -207,12 +188,6 @@ def bias_distribution(bias: np.ndarray, *, bin_edges: np.ndarray | None = None, 
       bias=bias, mean=bias.mean(axis=1), std=bias.std(axis=1), percentile_levels=levels,
       percentiles=np.percentile(bias, levels, axis=1).reshape(levels.size, bias.shape[0]),
       bin_edges=edges, histogram=np.stack([np.histogram(row, bins=edges)[0] for row in bias]))
-
-
-def transform_bias_distributions(params: Mapping[str, Any], **kwargs) -> dict[str, BiasDistribution]:
-  """:func:`bias_distribution` of every gate site in ``params`` (keyword arguments passed on)."""
-  return {name: bias_distribution(bias, **kwargs)
-          for name, bias in find_transform_biases(params).items()}
 
 
 def compare_transform_biases(init_params: Mapping[str, Any], trained_params: Mapping[str, Any], *,
@@ -392,9 +367,7 @@ def _layer_map(ax, values: np.ndarray, *, title: str, cmap: str = 'viridis', vmi
                label: str | None = None, colorbar: bool = True):
   """A layers × units heatmap, layer 0 at the top."""
   image = ax.imshow(values, aspect='auto', interpolation='nearest', cmap=cmap, vmin=vmin, vmax=vmax)
-  ax.set_title(title)
-  ax.set_xlabel('unit')
-  ax.set_ylabel('layer')
+  ax.set(title=title, xlabel='unit', ylabel='layer')
   # Few integer ticks: the panels are small and layers/units are whole numbers.
   ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
   ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
@@ -417,9 +390,8 @@ def plot_transform_biases(init: BiasDistribution, trained: BiasDistribution,
     bands_ax.plot(layers, dist.percentile(50.0), color=color,
                   label=f'{label}: median, 25–75 %, 5–95 %')
   bands_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-  bands_ax.set_xlabel('layer')
-  bands_ax.set_ylabel('transform bias $b_T$')
-  bands_ax.set_title('Transform bias distribution per layer')
+  bands_ax.set(xlabel='layer', ylabel='transform bias $b_T$',
+               title='Transform bias distribution per layer')
   bands_ax.legend(fontsize='small')
   bands_ax.grid(True, alpha=0.3)
   _layer_map(map_ax, trained.bias, title='Trained transform biases', label='$b_T$')
@@ -442,9 +414,7 @@ def plot_gate_activity(stats: GateStatistics, path: str | os.PathLike, *,
                label='mean over units')
   line_ax.set_ylim(0.0, 1.0)
   line_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-  line_ax.set_xlabel('layer')
-  line_ax.set_ylabel('mean T(x)')
-  line_ax.set_title('Mean transform gate activity per layer')
+  line_ax.set(xlabel='layer', ylabel='mean T(x)', title='Mean transform gate activity per layer')
   line_ax.legend()
   line_ax.grid(True, alpha=0.3)
   fig.suptitle(title or f'Transform gate activity, {stats.name} ({stats.num_examples} examples)')
@@ -501,10 +471,8 @@ def plot_class_gates(stats: GateStatistics, path: str | os.PathLike, *,
   summary_limit = float(np.nanmax(np.abs(summary))) or 1.0
   summary_image = summary_ax.imshow(summary, aspect='auto', interpolation='nearest', cmap='RdBu_r',
                                     vmin=-summary_limit, vmax=summary_limit)
-  summary_ax.set_title('Mean over units')
+  summary_ax.set(title='Mean over units', xlabel='layer', ylabel='class')
   summary_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-  summary_ax.set_xlabel('layer')
-  summary_ax.set_ylabel('class')
   if num_classes <= 20:
     summary_ax.set_yticks(range(num_classes), names)
   fig.colorbar(summary_image, ax=summary_ax, label='class mean − overall mean')
@@ -531,15 +499,11 @@ class GateAnalysis:
 def analyze_gates_run(workdir: str, output_dir: str | None = None, *, split: str = 'train',
                       num_examples: int = 4, batch_size: int | None = None,
                       checkpoint: str | int = 'latest', run: LoadedRun | None = None) -> GateAnalysis:
-  """Transform-gate analysis of a trained run: transform biases at init (re-initialised from the
-  run's config and seed) vs trained, mean / per-example / class-conditional gate activity.
-
-  Per gate site (one for the MLP; one per stage for the CNN, files suffixed by site):
-  ``gates.csv`` (per layer: bias mean/std/median at init and trained, mean gate activity),
-  ``gate_classes.csv`` (per class and layer: mean gate and its deviation from the overall mean),
-  ``gates.json`` (the same per layer and the example labels), and the figures ``gate_biases.png``,
-  ``gate_activity.png``, ``gate_examples.png``, ``gate_classes.png``.
-  """
+  """Transform biases at init (re-initialised from the run's config and seed) vs trained, and gate
+  activity over ``split``, of a trained run. Writes to ``output_dir`` (default: ``workdir``), per gate
+  site (one for the MLP; one per stage for the CNN, files suffixed by site): ``gates.csv`` (per
+  layer), ``gate_biases.png``, ``gate_activity.png``, ``gate_examples.png``, ``gate_classes.png``; and
+  ``gate_classes.csv`` (per site, class and layer) and ``gates.json`` (per site and layer)."""
   run = run or load_run(workdir, checkpoint)
   output_dir = output_dir or workdir
   compared = compare_transform_biases(run.init_params(), run.params)

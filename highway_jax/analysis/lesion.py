@@ -221,9 +221,7 @@ def plot_lesion(result: LesionResult, path: str | os.PathLike, *, log_scale: boo
     if log_scale and name == 'Loss':
       ax.set_yscale('log')
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel('lesioned layer')
-    ax.set_ylabel(ylabel)
-    ax.set_title(f'{name} with one layer lesioned')
+    ax.set(xlabel='lesioned layer', ylabel=ylabel, title=f'{name} with one layer lesioned')
     ax.legend()
     ax.grid(True, alpha=0.3)
   fig.suptitle(title or f'Layer lesioning ({result.num_examples} predictions)')

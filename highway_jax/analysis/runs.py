@@ -1,15 +1,11 @@
-"""Runs for the experiments: train or reuse one, load a trained one, read its batches and curves.
+"""What the experiments share: runs to train or reuse and to load, batch checks, curves, CSV.
 
 * :func:`train_or_reuse` trains a config into a work directory, or reads back the results of a
-  finished run of the same config (so rerunning an experiment skips finished runs). A loss that
-  becomes NaN/Inf is recorded in ``diverged.json`` instead of raising, so a search can go on.
-* :func:`with_step_budget` gives a config a short fixed budget (the experiments' ``--steps``).
-* :func:`load_run` restores a trained run's checkpoint: :class:`LoadedRun`.
+  finished run of the same config (so rerunning an experiment skips finished runs); a diverged run
+  is recorded in ``diverged.json``, so a search goes on. :func:`with_step_budget` shortens a config.
+* :func:`load_run` restores a trained run's checkpoint as a :class:`LoadedRun`.
 * :func:`checked_batches` is the one check of the batches every analysis reads: dicts with
-  ``'inputs'``, integer ``'label'`` ``(B, ...)`` and optionally ``'mask'`` ``(B,)`` (1 real example,
-  0 padding; all ones when absent).
-* :func:`plot_metric_curves` compares one metric of several runs against the step.
-* :func:`write_csv` writes the experiments' CSV files.
+  ``'inputs'``, integer ``'label'`` ``(B, ...)`` and optionally ``'mask'`` ``(B,)`` (1 real, 0 padding).
 
 Example::
 
@@ -94,10 +90,6 @@ class LoadedRun:
   step: int
 
   @property
-  def config(self) -> ml_collections.ConfigDict:
-    return self.setup.config
-
-  @property
   def dataset(self) -> data.Dataset:
     return self.setup.dataset
 
@@ -116,7 +108,7 @@ class LoadedRun:
   def batches(self, split: str, batch_size: int | None = None) -> data.EvalBatches:
     """Every example of ``split`` in padded batches (default size: the run's eval batch)."""
     check_split(self.dataset, split)
-    size = min(batch_size or self.config.eval_batch_size, self.dataset.num_examples[split])
+    size = min(batch_size or self.setup.config.eval_batch_size, self.dataset.num_examples[split])
     return data.eval_batches(self.dataset, split, batch_size=size)
 
 

@@ -18,8 +18,7 @@ from typing import Any
 
 from highway_jax.errors import CheckpointError
 from highway_jax.training.checkpoints import Checkpointer
-from highway_jax.training.setup import Setup, evaluate, setup
-from highway_jax.training.state import TrainState
+from highway_jax.training.setup import Setup, TrainState, evaluate, setup
 from highway_jax.training.workdir import CHECKPOINT_DIR, load_config
 
 

@@ -15,9 +15,8 @@ over many batches, devices and processes are exact means after :func:`normalize`
 
 Example::
 
-    sums = metric_sums(logits, labels, mask)        # inside jit, per batch
-    total = add_sums(total, jax.device_get(sums))   # on the host
-    normalize(total)                                # {'loss': …, 'accuracy': …}
+    sums = [metric_sums(logits, labels, mask) for ...]   # inside jit, per batch
+    normalize(jax.device_get(sums))                      # on the host: {'loss': …, 'accuracy': …}
 """
 
 from __future__ import annotations
@@ -65,17 +64,13 @@ def metric_sums(logits: Array, labels: Array, mask: Array | None = None) -> dict
   return sums
 
 
-def add_sums(total: dict[str, float] | None, sums: dict[str, float]) -> dict[str, float]:
-  """Adds two dicts of metric sums (``total`` may be None)."""
-  sums = {k: float(v) for k, v in sums.items()}
-  if total is None:
-    return sums
-  return {k: total[k] + sums[k] for k in total}
+def normalize(sums: list[dict[str, float]]) -> dict[str, float]:
+  """Means over several batches' sums: loss, accuracy (and sequence_accuracy for sequence targets).
 
-
-def normalize(total: dict[str, float]) -> dict[str, float]:
-  """Means from summed metrics: loss, accuracy (and sequence_accuracy for sequence targets)."""
-  denominator = total.get('token_count', total['count'])  # ZeroDivisionError over no examples
+  Adds on the host in float64; raises ZeroDivisionError over no examples.
+  """
+  total = {k: sum(float(s[k]) for s in sums) for k in sums[0]}
+  denominator = total.get('token_count', total['count'])
   result = {'loss': total['loss'] / denominator, 'accuracy': total['correct'] / denominator}
   if 'sequence_correct' in total:
     result['sequence_accuracy'] = total['sequence_correct'] / total['count']

@@ -56,10 +56,7 @@ def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
   log_scale = log_scale and all(v > 0 for _, values in curves.values() for v in values)
   if log_scale:
     ax.set_yscale('log')
-  ax.set_xlabel('step')
-  ax.set_ylabel(ylabel + (' (log scale)' if log_scale else ''))
-  if title:
-    ax.set_title(title)
+  ax.set(xlabel='step', ylabel=ylabel + (' (log scale)' if log_scale else ''), title=title or '')
   ax.legend()
   ax.grid(True, which='both', alpha=0.3)
   return save_figure(fig, path)

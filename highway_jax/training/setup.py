@@ -1,4 +1,4 @@
-"""What a run is built from: ``setup(config, workdir) -> Setup``, and evaluation over a split.
+"""What a run is built from: ``setup(config, workdir) -> Setup``, its train state, and evaluation.
 
 ``Setup`` holds everything derived from a validated config before any step runs: the device mesh,
 the dataset, the model, the optimizer and its learning-rate schedule, the step budget and the two keys
@@ -7,6 +7,12 @@ Training (``train.py``) and evaluating a saved run (``evaluation.py``) both star
 checkpoint always meets the train state its run was trained with.
 
     total_steps = config.num_train_steps, or ⌈num_epochs · ⌊N_train / batch_size⌋⌉ when it is -1
+
+``TrainState`` is Flax's: the arrays ``step``, ``params`` and ``opt_state`` are what a checkpoint
+stores; ``apply_fn`` and ``tx`` are static. It holds no PRNG keys (a resumed run re-derives its
+dropout keys from the seed and the step). ``init_state(model, tx, dataset, key)`` initialises it from
+a dummy batch shaped like the dataset's; it is pure, so ``jax.eval_shape`` of it is the abstract
+state a checkpoint restores into (``Setup.abstract_state``).
 
 ``evaluate(setup, state, split)`` is the exact mean loss and accuracy of ``state`` over every example
 of a split: ``eval_step`` returns per-batch sums that count only ``batch['mask'] == 1`` (the padding of
@@ -22,13 +28,15 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 
 import jax
+import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from flax import linen as nn
+from flax.training.train_state import TrainState
 from jax.sharding import Mesh
 
 from highway_jax import data, models
@@ -36,7 +44,19 @@ from highway_jax.errors import ConfigError
 from highway_jax.training import losses, parallel
 from highway_jax.training.config_validation import validate_config
 from highway_jax.training.optimizers import create_optimizer
-from highway_jax.training.state import TrainState, init_state
+
+
+def init_state(model: nn.Module, tx: optax.GradientTransformation, dataset: data.Dataset,
+               key: jax.Array) -> TrainState:
+  """A fresh train state at step 0, initialised on two zero examples shaped like ``dataset``'s."""
+  inputs = jnp.zeros((2, *dataset.input_shape), dtype=np.dtype(dataset.input_dtype))
+  lengths = jnp.full((2,), dataset.input_shape[0], jnp.int32) if dataset.has_lengths else None
+  variables = model.init({'params': key}, inputs, train=False, lengths=lengths)
+  return TrainState.create(apply_fn=model.apply, params=variables['params'], tx=tx)
+
+
+def count_params(params) -> int:
+  return int(sum(np.prod(x.shape) for x in jax.tree.leaves(params)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,4 +134,4 @@ def evaluate(s: Setup, state: TrainState, split: str) -> dict[str, float]:
       s.dataset, split, batch_size=s.config.eval_batch_size // jax.process_count(),
       shard_index=jax.process_index(), shard_count=jax.process_count())
   sums = jax.device_get([eval_step(state, parallel.shard_batch(b, s.mesh)) for b in batches])
-  return losses.normalize(functools.reduce(losses.add_sums, sums, None))
+  return losses.normalize(sums)

@@ -31,7 +31,8 @@ Example::
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import datetime
 import math
 import os
 import signal
@@ -49,10 +50,8 @@ from highway_jax import data
 from highway_jax.errors import NonFiniteLossError
 from highway_jax.training import losses, parallel
 from highway_jax.training.checkpoints import Checkpointer
-from highway_jax.training.metrics import ProgressReporter, format_metrics
 from highway_jax.training.plots import plot_run
-from highway_jax.training.setup import Setup, evaluate, setup
-from highway_jax.training.state import TrainState, count_params
+from highway_jax.training.setup import Setup, TrainState, count_params, evaluate, setup
 from highway_jax.training.workdir import (CONFIG_FILE, RESULTS_FILE, MetricWriter, config_json,
                                           read_json, write_json)
 
@@ -73,25 +72,46 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
   return state.apply_gradients(grads=grads), sums
 
 
-class _Preemption:
-  """Sets a flag on SIGTERM while installed (main thread only); restores the old handler on exit."""
+def format_metrics(metrics: dict[str, float]) -> str:
+  """``'loss 0.1234 | accuracy 96.50%'``."""
+  return ' | '.join(f'{k} {100 * v:.2f}%' if 'accuracy' in k else f'{k} {v:.4g}'
+                    for k, v in metrics.items())
 
-  def __init__(self):
-    self.requested = False
-    self._previous = None
 
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      self._previous = signal.signal(signal.SIGTERM, self._handle)
-    return self
+class _Progress:
+  """Console lines ``step 1200/5000 | loss 0.1234 | accuracy 96.50% | 812.3 steps/s | ETA 0:00:04``,
+  with the speed since the previous line or :meth:`reset_clock` (after an evaluation or a save)."""
 
-  def _handle(self, signum, frame):
-    del signum, frame
-    self.requested = True
+  def __init__(self, total_steps: int, start_step: int):
+    self.total_steps = total_steps
+    self.reset_clock(start_step)
 
-  def __exit__(self, *exc):
-    if self._previous is not None:
-      signal.signal(signal.SIGTERM, self._previous)
+  def line(self, step: int, metrics: dict[str, float]) -> str:
+    elapsed = time.perf_counter() - self._time
+    speed = (step - self._step) / elapsed if elapsed > 0 else math.nan
+    self.reset_clock(step)
+    eta = (str(datetime.timedelta(seconds=round((self.total_steps - step) / speed)))
+           if speed > 0 and math.isfinite(speed) else '?')
+    return ' | '.join([f'step {step:>{len(str(self.total_steps))}}/{self.total_steps}']
+                      + ([format_metrics(metrics)] if metrics else [])
+                      + [f'{speed:.1f} steps/s', f'ETA {eta}'])
+
+  def reset_clock(self, step: int) -> None:
+    self._step, self._time = step, time.perf_counter()
+
+
+@contextlib.contextmanager
+def _sigterm_event():
+  """An Event set by SIGTERM while inside (main thread only); the old handler is back afterwards."""
+  event = threading.Event()
+  if threading.current_thread() is not threading.main_thread():
+    yield event
+    return
+  previous = signal.signal(signal.SIGTERM, lambda signum, frame: event.set())
+  try:
+    yield event
+  finally:
+    signal.signal(signal.SIGTERM, previous)
 
 
 def _start_state(s: Setup, ckpt: Checkpointer, train_iter, workdir: str, is_chief: bool):
@@ -128,9 +148,7 @@ def _train_metrics(pending: list[tuple[int, dict[str, jax.Array]]], s: Setup,
           f'the training loss became {loss} (gradient norm {float(sums["grad_norm"])}) at step '
           f'{step} (learning rate {float(s.schedule(step - 1)):.4g}); {where}. Lower '
           'config.optimizer.learning_rate or set config.optimizer.grad_clip_norm.')
-  total = functools.reduce(
-      losses.add_sums, [{k: v for k, v in sums.items() if k != 'grad_norm'} for sums in values], None)
-  return losses.normalize(total), float(np.mean([float(v['grad_norm']) for v in values]))
+  return losses.normalize(values), float(np.mean([float(v['grad_norm']) for v in values]))
 
 
 def _every(step: int, period: int) -> bool:
@@ -182,16 +200,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
     train_step_fn = jax.jit(train_step, donate_argnums=(0,))
     step = int(jax.device_get(state.step))
-    progress = ProgressReporter(s.total_steps, start_step=step)
+    progress = _Progress(s.total_steps, start_step=step)
     pending, last_train, last_eval = [], {}, None
-    with _Preemption() as preemption:
+    with _sigterm_event() as sigterm:
       while step < s.total_steps:
         batch = parallel.shard_batch(next(train_iter), s.mesh)
         state, sums = train_step_fn(state, batch, s.dropout_root)
         step += 1
         pending.append((step, sums))
         is_last = step == s.total_steps
-        preempted = preemption.requested or ckpt.reached_preemption(step)
+        preempted = sigterm.is_set() or ckpt.reached_preemption(step)
         evaluate_now = is_last or _every(step, config.eval_every_steps)
         save_now = is_last or preempted or _every(step, config.checkpoint_every_steps)
 

@@ -43,17 +43,11 @@ METRICS_FILE = 'metrics.jsonl'
 CHECKPOINT_DIR = 'checkpoints'
 
 
-def _json_default(value):
-  if isinstance(value, (np.generic, np.ndarray)):
-    return value.tolist()
-  raise TypeError(f'not JSON serialisable: {type(value).__name__}')
-
-
 def write_json(path: str, payload: Any) -> str:
   """Writes ``payload`` (NumPy values allowed) as indented JSON, atomically; returns ``path``."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path + '.tmp', 'w', encoding='utf-8') as f:
-    json.dump(payload, f, indent=2, sort_keys=True, default=_json_default)
+    json.dump(payload, f, indent=2, sort_keys=True, default=lambda v: np.asarray(v).tolist())
     f.write('\n')
   os.replace(path + '.tmp', path)
   return path
