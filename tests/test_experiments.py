@@ -230,3 +230,25 @@ def test_depth_study_and_loss_curves_script(trained_run, tmp_path):
        f'--output={output}'], capture_output=True, text=True, cwd=REPO, timeout=120)
   assert result.returncode == 0, result.stderr
   assert output.stat().st_size > 0 and (tmp_path / 'curves' / 'accuracy_curves.png').exists()
+
+
+def test_scripts_error_policy_one_line_for_expected_errors_traceback_for_bugs(tmp_path):
+  driver = tmp_path / 'driver.py'
+  driver.write_text(
+      'import sys\n'
+      f'sys.path.insert(0, {os.path.join(REPO, "scripts")!r})\n'
+      'import _common\n'
+      'from highway_jax.errors import ConfigError\n'
+      'def main(argv):\n'
+      '  raise (ConfigError if sys.argv[-1] == "expected" else ValueError)("bad\\n  value")\n'
+      '_common.run(main, argv=sys.argv[:1])\n')
+  for kind in ('expected', 'bug'):
+    result = subprocess.run([sys.executable, str(driver), kind], capture_output=True, text=True,
+                            cwd=REPO, timeout=120)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    if kind == 'expected':
+      assert lines == ['Config error: bad value'], result.stderr
+    else:
+      assert 'Traceback' in result.stderr and lines[-2:] == ['ValueError: bad', '  value'], (
+          result.stderr)
