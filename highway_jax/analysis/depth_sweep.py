@@ -101,12 +101,8 @@ def plot_depth_sweep(best_loss: Mapping[str, Mapping[int, float]], path: str | o
                      curves: Mapping[str, Mapping[int, tuple[Sequence[float], Sequence[float]]]]
                      | None = None, ylabel: str = 'best training loss',
                      title: str | None = None) -> str:
-  """Best training loss vs depth per family (log y), and below it the loss curves of each depth.
-
-  Args:
-    best_loss: ``{family: {depth: loss}}``, e.g. ``{'plain': {10: 3e-5, ...}, 'highway': {...}}``.
-    curves: optional ``{family: {depth: (steps, losses)}}``, drawn one panel per depth below.
-  """
+  """Best training loss ``{family: {depth: loss}}`` vs depth (log y) and, below it, one panel per
+  depth of the loss curves ``{family: {depth: (steps, losses)}}``."""
   colors = {family: f'C{i}' for i, family in enumerate(best_loss)}
   depths = sorted({int(d) for family in curves.values() for d in family}) if curves else []
   columns = max(1, len(depths))

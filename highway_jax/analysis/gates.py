@@ -288,18 +288,12 @@ def gate_statistics(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, 
                     variables: Mapping[str, Any], batches: Iterable[Mapping[str, Any]], *,
                     num_classes: int | None = None, num_kept_examples: int = 4,
                     step: Callable[..., dict] | None = None) -> dict[str, GateStatistics]:
-  """Transform-gate activity of every gate site over ``batches`` (read once).
+  """``{site path: GateStatistics}`` (in the model's order) over ``batches`` (read once).
 
-  Args:
-    apply_fn: ``apply_fn(variables, batch) -> intermediates`` (see the module docstring).
-    variables: the model's variables; ``variables['params']`` locates the gate sites.
-    batches: dict batches with 'inputs', 'label' and optionally 'mask'. Equal shapes compile once.
-    num_classes: if given, also the class-conditional statistics (needs integer labels ``(B,)``).
-    num_kept_examples: how many single-example gate maps to keep (the first real examples).
-    step: a step from :func:`make_gate_statistics_step` to reuse (same ``num_classes``).
-
-  Returns:
-    ``{site path: GateStatistics}``, in the model's order.
+  ``apply_fn`` and the batches follow the module docstring's contract; ``variables['params']``
+  locates the gate sites. ``num_classes`` adds the class-conditional statistics (labels ``(B,)``);
+  the first ``num_kept_examples`` real examples keep their gate maps; ``step`` reuses a compiled
+  step from :func:`make_gate_statistics_step` (same ``num_classes``).
   """
   if not isinstance(variables, Mapping) or 'params' not in variables:
     raise ValueError("variables must be a mapping with a 'params' collection, e.g. {'params': params}.")

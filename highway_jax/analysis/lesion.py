@@ -151,16 +151,11 @@ def make_lesion_eval_step(apply_fn: ApplyFn) -> Callable[[Any, Mapping[str, Arra
 def lesion_sweep(apply_fn: ApplyFn, params: Any, batches: Iterable[Mapping[str, Any]],
                  num_layers: int, *, layers: Sequence[int] | None = None,
                  eval_step: Callable[..., dict] | None = None) -> LesionResult:
-  """Loss and accuracy over ``batches`` with each of ``layers`` lesioned in turn, and unlesioned.
+  """Loss and accuracy over ``batches`` with each of ``layers`` (default: all) lesioned in turn.
 
-  Args:
-    apply_fn: ``apply_fn(params, batch, lesion) -> logits`` (see the module docstring).
-    params: passed to ``apply_fn`` unchanged.
-    batches: an iterable of dict batches (read once), each with ``'inputs'``, ``'label'`` and
-      optionally ``'mask'``. Equal batch shapes give a single compilation.
-    num_layers: length of the lesion mask ``apply_fn`` expects.
-    layers: which layers to lesion (default: all).
-    eval_step: a step from :func:`make_lesion_eval_step` to reuse; by default a new one.
+  ``apply_fn`` and the batches (read once) follow the module docstring's contract; ``num_layers`` is
+  the length of the lesion mask ``apply_fn`` expects; ``eval_step`` reuses a compiled step from
+  :func:`make_lesion_eval_step`.
   """
   masks = lesion_masks(num_layers, layers)
   device_masks = jnp.asarray(masks)
