@@ -56,7 +56,7 @@ def build(config_name: str, *, tiny: bool = False):
   """(step closure, batch size, parameter count, compile seconds) for one config."""
   from highway_jax import models
   from highway_jax.training.optimizers import create_optimizer
-  from highway_jax.training.state import count_params, init_state
+  from highway_jax.training.setup import count_params, init_state
   from highway_jax.training.train import train_step
 
   config = importlib.import_module(f'configs.{config_name}').get_config('runlocal=true' if tiny

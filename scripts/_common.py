@@ -1,27 +1,67 @@
-"""What the experiment scripts share: one-line errors and comma-separated integer flags."""
+"""What every script shares: multi-host start-up, quiet library logs, and the one error policy.
 
+``run(main)`` runs an absl ``main`` after ``jax.distributed.initialize()`` (only when the process is
+one of several: ``JAX_COORDINATOR_ADDRESS``, a Cloud TPU pod slice, SLURM or Open MPI with more than
+one task) and with the INFO logs of Orbax, grain and JAX dropped (warnings still show).
+
+Error policy: an error of :data:`EXPECTED` (a bad config or flag, a dataset that can't be obtained, a
+diverged loss, a work directory or checkpoint that can't be used) prints ``<label>: <message>`` on one
+line of stderr and exits with status 1. Any other exception is a bug and keeps its traceback.
+"""
+
+import logging
+import os
 import sys
 
-from highway_jax.data import DatasetUnavailableError
-from highway_jax.training import CheckpointError, ConfigError, NonFiniteLossError
+import jax
+from absl import app
+from absl import logging as absl_logging
 
-ERRORS = (
-    (ConfigError, 'Config error'),
-    (DatasetUnavailableError, 'Dataset unavailable'),
-    (NonFiniteLossError, 'Training stopped'),
-    (CheckpointError, 'Checkpoint error'),
-    (ValueError, 'Error'),
-)
-# What ends a training or evaluation run (a bare ValueError there is a bug and keeps its traceback).
-RUN_ERRORS = (ConfigError, DatasetUnavailableError, NonFiniteLossError, CheckpointError)
+from highway_jax.data import DatasetUnavailableError
+from highway_jax.errors import CheckpointError, ConfigError, NonFiniteLossError
+
+EXPECTED = {
+    ConfigError: 'Config error',
+    DatasetUnavailableError: 'Dataset unavailable',
+    NonFiniteLossError: 'Training stopped',
+    CheckpointError: 'Checkpoint error',
+}
+QUIET_PACKAGES = ('orbax', 'grain', 'jax')  # Orbax logs every save in detail
 
 
 def fail(error: BaseException) -> None:
   """Prints ``error`` as one line on stderr and exits with status 1."""
-  label = next(label for cls, label in ERRORS if isinstance(error, cls))
+  label = next(label for cls, label in EXPECTED.items() if isinstance(error, cls))
   print(f'{label}: {" ".join(str(error).split())}', file=sys.stderr)
   sys.exit(1)
 
 
-def error_types():
-  return tuple(cls for cls, _ in ERRORS)
+def _multi_process() -> bool:
+  env = os.environ
+  hosts = [h for h in env.get('TPU_WORKER_HOSTNAMES', '').split(',') if h]
+  return bool(env.get('JAX_COORDINATOR_ADDRESS')) or len(hosts) > 1 or any(
+      int(env.get(count) or '1') > 1 for count in ('SLURM_NTASKS', 'OMPI_COMM_WORLD_SIZE'))
+
+
+class _BelowWarningFrom(logging.Filter):
+
+  def filter(self, record):
+    return record.levelno >= logging.WARNING or not any(
+        f'{os.sep}{p}{os.sep}' in record.pathname for p in QUIET_PACKAGES)
+
+
+def run(main, **kwargs) -> None:
+  """``absl.app.run(main)`` with the start-up and error policy of the module docstring."""
+
+  def guarded(argv):
+    if len(argv) > 1:
+      raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+    if _multi_process():
+      jax.distributed.initialize()  # before any other JAX call
+    absl_logging.get_absl_handler().addFilter(_BelowWarningFrom())
+    try:
+      return main(argv)
+    except tuple(EXPECTED) as e:
+      fail(e)
+
+  app.run(guarded, **kwargs)

@@ -9,11 +9,10 @@ and seed) and after training, the mean gate activity over ``--split``, the gate 
 ``gate_examples.png``, ``gate_classes.png`` to ``--output_dir`` (default: the run's directory).
 """
 
-from absl import app, flags
+from absl import flags
 
 import _common
-from highway_jax.analysis import experiments
-from highway_jax.training.metrics import quiet_library_logs
+from highway_jax.analysis import gates
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Work directory of a trained highway run.', required=True)
@@ -24,15 +23,9 @@ flags.DEFINE_integer('num_examples', 4, 'Single-example gate maps to draw.')
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  quiet_library_logs()
-  try:
-    analysis = experiments.analyze_gates_run(
-        FLAGS.workdir, FLAGS.output_dir, split=FLAGS.split, num_examples=FLAGS.num_examples,
-        checkpoint=FLAGS.checkpoint)
-  except _common.error_types() as e:
-    _common.fail(e)
+  del argv
+  analysis = gates.analyze_gates_run(FLAGS.workdir, FLAGS.output_dir, split=FLAGS.split,
+                                     num_examples=FLAGS.num_examples, checkpoint=FLAGS.checkpoint)
   for site, stats in analysis.statistics.items():
     init, trained = analysis.bias_init[site], analysis.bias_trained[site]
     activity = stats.layer_mean_activity
@@ -43,4 +36,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  _common.run(main)

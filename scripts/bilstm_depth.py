@@ -12,12 +12,11 @@ budget and ``--features`` the units per direction, so the study fits a CPU. Fini
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 import _common
-from highway_jax.analysis import experiments
+from highway_jax.analysis import depth_study
 from highway_jax.training import load_config_file
-from highway_jax.training.metrics import quiet_library_logs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = {'plain BiLSTM': 'false', 'Highway BiLSTM': 'true'}
@@ -49,17 +48,12 @@ def make_config(depth, family):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  quiet_library_logs()
+  del argv
   workdir = FLAGS.workdir or os.path.join('runs', f'bilstm_depth_{FLAGS.dataset}')
-  try:
-    payload = experiments.run_depth_study(
-        make_config, workdir, depths=[int(d) for d in FLAGS.depths], families=list(FAMILIES),
-        steps=FLAGS.steps, seed=FLAGS.seed, chance=CHANCE[FLAGS.dataset],
-        title=f'{FLAGS.dataset}: test accuracy vs depth', log=print)
-  except _common.error_types() as e:
-    _common.fail(e)
+  payload = depth_study.run_depth_study(
+      make_config, workdir, depths=[int(d) for d in FLAGS.depths], families=list(FAMILIES),
+      steps=FLAGS.steps, seed=FLAGS.seed, chance=CHANCE[FLAGS.dataset],
+      title=f'{FLAGS.dataset}: test accuracy vs depth', log=print)
   for row in payload['rows']:
     accuracy = row['test_accuracy']
     print(f"{row['family']:15s} {row['depth']:3d} layers: "
@@ -68,4 +62,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  _common.run(main)

@@ -12,12 +12,11 @@ Writes ``sweep.csv`` (every trial), ``results.json`` (trials and the best per de
 
 import os
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 import _common
-from highway_jax.analysis import experiments
+from highway_jax.analysis import depth_sweep
 from highway_jax.training import load_config_file
-from highway_jax.training.metrics import quiet_library_logs
 
 CONFIGS = {'digits': 'configs/digits_depth.py', 'mnist': 'configs/mnist_depth.py'}
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,22 +34,17 @@ flags.DEFINE_list('learning_rate_range', ['1e-3', '1e-1'], 'Log-uniform learning
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  quiet_library_logs()
+  del argv
   workdir = FLAGS.workdir or os.path.join('runs', f'depth_sweep_{FLAGS.dataset}')
   config_file = os.path.join(REPO, CONFIGS[FLAGS.dataset])
-  try:
-    depths = [int(d) for d in FLAGS.depths]
-    low, high = (float(x) for x in FLAGS.learning_rate_range)
-    payload = experiments.run_depth_sweep(
-        lambda depth, family: load_config_file(
-            f'{config_file}:depth={depth},block={family}',
-            {'data.data_dir': FLAGS.data_dir} if FLAGS.data_dir else None),
-        workdir, depths=depths, families=FLAGS.families, num_trials=FLAGS.trials,
-        steps=FLAGS.steps, seed=FLAGS.seed, learning_rate_range=(low, high), log=print)
-  except _common.error_types() as e:
-    _common.fail(e)
+  low, high = (float(x) for x in FLAGS.learning_rate_range)
+  payload = depth_sweep.run_depth_sweep(
+      lambda depth, family: load_config_file(
+          f'{config_file}:depth={depth},block={family}',
+          {'data.data_dir': FLAGS.data_dir} if FLAGS.data_dir else None),
+      workdir, depths=[int(d) for d in FLAGS.depths], families=FLAGS.families,
+      num_trials=FLAGS.trials, steps=FLAGS.steps, seed=FLAGS.seed, learning_rate_range=(low, high),
+      log=print)
   logging.info('Wrote %s', workdir)
   print('best full training-set loss per depth:')
   for family, by_depth in payload['best'].items():
@@ -59,4 +53,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  _common.run(main)

@@ -7,14 +7,11 @@ rebuilt from ``<workdir>/config.json``. Prints one line of metrics; errors are o
 
 import json
 import re
-import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 import _common
-from highway_jax.training import evaluate_checkpoint
-from highway_jax.training.metrics import format_metrics, quiet_library_logs
-from highway_jax.training.parallel import initialize_distributed
+from highway_jax.training import ConfigError, evaluate_checkpoint, format_metrics
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Work directory of a training run.', required=True)
@@ -24,19 +21,11 @@ flags.DEFINE_bool('json', False, 'Print the metrics as JSON.')
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  initialize_distributed()
-  quiet_library_logs()
+  del argv
   checkpoint = FLAGS.checkpoint
   if checkpoint not in ('latest', 'best') and not re.fullmatch(r'\d+', checkpoint):
-    print(f"Config error: --checkpoint={checkpoint!r} must be 'latest', 'best' or a step number.",
-          file=sys.stderr)
-    sys.exit(2)
-  try:
-    metrics = evaluate_checkpoint(FLAGS.workdir, checkpoint, split=FLAGS.split)
-  except _common.RUN_ERRORS as e:
-    _common.fail(e)
+    raise ConfigError(f"--checkpoint={checkpoint!r} must be 'latest', 'best' or a step number.")
+  metrics = evaluate_checkpoint(FLAGS.workdir, checkpoint, split=FLAGS.split)
   logging.info('Evaluated %s', metrics)
   if FLAGS.json:
     print(json.dumps(metrics))
@@ -46,4 +35,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  _common.run(main)

@@ -8,11 +8,10 @@ set) in one compiled program. Writes ``lesion.csv`` and ``lesion.png`` to ``--ou
 the run's directory). Needs a ``highway_mlp`` or ``highway_cnn`` run with ``block='highway'``.
 """
 
-from absl import app, flags
+from absl import flags
 
 import _common
-from highway_jax.analysis import experiments
-from highway_jax.training.metrics import quiet_library_logs
+from highway_jax.analysis import lesion
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Work directory of a trained highway run.', required=True)
@@ -23,14 +22,9 @@ flags.DEFINE_integer('batch_size', None, 'Evaluation batch (default: the run\'s 
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  quiet_library_logs()
-  try:
-    result = experiments.lesion_run(FLAGS.workdir, FLAGS.output_dir, split=FLAGS.split,
-                                    batch_size=FLAGS.batch_size, checkpoint=FLAGS.checkpoint)
-  except _common.error_types() as e:
-    _common.fail(e)
+  del argv
+  result = lesion.lesion_run(FLAGS.workdir, FLAGS.output_dir, split=FLAGS.split,
+                             batch_size=FLAGS.batch_size, checkpoint=FLAGS.checkpoint)
   worst = int(result.layers[result.loss.argmax()])
   print(f'{FLAGS.split} loss {result.baseline_loss:.4g} (accuracy {result.baseline_accuracy:.2%}) '
         f'unlesioned; lesioning one of {len(result.layers)} layers: loss {result.loss.min():.4g} to '
@@ -39,4 +33,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  _common.run(main)

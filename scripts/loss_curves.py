@@ -12,12 +12,11 @@ the work directory.
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 import _common
-from highway_jax.analysis import experiments, plots
-from highway_jax.training import load_config_file
-from highway_jax.training.metrics import quiet_library_logs
+from highway_jax.analysis import runs as runs_lib
+from highway_jax.training import ConfigError, load_config_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PAIR = (
@@ -33,38 +32,32 @@ flags.DEFINE_string('output', None, 'Loss figure path (default: <workdir>/loss_c
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  quiet_library_logs()
-  try:
-    if FLAGS.runs:
-      runs = {}
-      for item in FLAGS.runs:
-        label, sep, path = item.partition('=')
-        if not sep or not label or not path:
-          raise ValueError(f'--runs entries must be label=workdir, got {item!r}.')
-        runs[label] = path
-    else:
-      runs = {}
-      for label, spec, overrides in DEFAULT_PAIR:
-        config = experiments.with_step_budget(
-            load_config_file(os.path.join(REPO, spec), overrides), FLAGS.steps)
-        run_dir = os.path.join(FLAGS.workdir, label.replace(' ', '_'))
-        results = experiments.train_or_reuse(config, run_dir)
-        print(f'{label}: ' + ('diverged' if results.get('diverged') else
-                              f"test accuracy {results['test_accuracy']:.2%}, final training loss "
-                              f"{results['train_loss']:.4g} after {results['step']} steps"))
-        runs[label] = run_dir
-    output = FLAGS.output or os.path.join(FLAGS.workdir, 'loss_curves.png')
-    title = ' vs '.join(runs) + ': training loss'
-    plots.plot_metric_curves(runs, output, metric='loss', split='train', title=title, dpi=80)
-    accuracy = os.path.join(os.path.dirname(output) or '.', 'accuracy_curves.png')
-    plots.plot_metric_curves(runs, accuracy, metric='accuracy', split='test', log_scale=False,
-                             title=' vs '.join(runs) + ': test accuracy', dpi=80)
-  except _common.error_types() as e:
-    _common.fail(e)
+  del argv
+  runs = {}
+  if FLAGS.runs:
+    for item in FLAGS.runs:
+      label, sep, path = item.partition('=')
+      if not sep or not label or not path:
+        raise ConfigError(f'--runs entries must be label=workdir, got {item!r}.')
+      runs[label] = path
+  else:
+    for label, spec, overrides in DEFAULT_PAIR:
+      config = runs_lib.with_step_budget(
+          load_config_file(os.path.join(REPO, spec), overrides), FLAGS.steps)
+      run_dir = os.path.join(FLAGS.workdir, label.replace(' ', '_'))
+      results = runs_lib.train_or_reuse(config, run_dir)
+      print(f'{label}: ' + ('diverged' if results.get('diverged') else
+                            f"test accuracy {results['test_accuracy']:.2%}, final training loss "
+                            f"{results['train_loss']:.4g} after {results['step']} steps"))
+      runs[label] = run_dir
+  output = FLAGS.output or os.path.join(FLAGS.workdir, 'loss_curves.png')
+  runs_lib.plot_metric_curves(runs, output, metric='loss', split='train',
+                              title=' vs '.join(runs) + ': training loss')
+  accuracy = os.path.join(os.path.dirname(output) or '.', 'accuracy_curves.png')
+  runs_lib.plot_metric_curves(runs, accuracy, metric='accuracy', split='test', log_scale=False,
+                              title=' vs '.join(runs) + ': test accuracy')
   print(f'Wrote {output} and {accuracy}')
 
 
 if __name__ == '__main__':
-  app.run(main)
+  _common.run(main)

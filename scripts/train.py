@@ -13,14 +13,12 @@ import os
 import re
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
 import _common
-from highway_jax.training import train_and_evaluate
+from highway_jax.training import format_metrics, train_and_evaluate
 from highway_jax.training.config_validation import validate_config
-from highway_jax.training.metrics import format_metrics, quiet_library_logs
-from highway_jax.training.parallel import initialize_distributed
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Experiment config file (configs/*.py[:args]).',
@@ -83,17 +81,11 @@ def default_workdir(config_flag_value: str) -> str:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  initialize_distributed()
-  quiet_library_logs()
+  del argv
   workdir = FLAGS.workdir or default_workdir(config_flags.get_config_filename(FLAGS['config']))
-  try:
-    validate_config(FLAGS.config)  # before anything is logged, so a bad config gives one line
-    logging.info('Work directory: %s', workdir)
-    results = train_and_evaluate(FLAGS.config, workdir)
-  except _common.RUN_ERRORS as e:
-    _common.fail(e)
+  validate_config(FLAGS.config)  # before anything is logged, so a bad config gives one line
+  logging.info('Work directory: %s', workdir)
+  results = train_and_evaluate(FLAGS.config, workdir)
   if results.get('preempted'):
     print(f'Preempted at step {results["step"]}; checkpoint saved in {workdir}. Rerun the same '
           'command to resume.')
@@ -104,4 +96,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  _common.run(main, flags_parser=parse_flags)

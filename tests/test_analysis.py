@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from flax import linen as nn
 
-from highway_jax.analysis import gates, lesion, plots
+from highway_jax.analysis import depth_sweep, gates, lesion, runs
+from highway_jax.errors import ConfigError
 from highway_jax.highway import Highway
 from highway_jax.stack import HighwayStack
+from highway_jax.training.workdir import read_metrics
 
 L, D, P, B = 3, 3, 2, 4
 
@@ -165,6 +167,9 @@ def test_lesion_errors():
   apply_fn = lambda p, b, m: b['inputs']
   with pytest.raises(ValueError, match='batches is empty'):
     lesion.lesion_sweep(apply_fn, None, [], num_layers=2)
+  masked = {'inputs': np.zeros((2, 3), np.float32), 'label': np.array([0, 1]), 'mask': np.zeros(2)}
+  with pytest.raises(ValueError, match='every example is masked out'):
+    lesion.lesion_sweep(apply_fn, None, [masked], num_layers=2)
   with pytest.raises(ValueError, match="'inputs' and 'label'"):
     lesion.lesion_sweep(apply_fn, None, [{'inputs': np.zeros((2, 3))}], num_layers=2)
   bad = {'inputs': np.zeros((2, 3), np.float32), 'label': np.array([1, 3], np.int32)}
@@ -273,7 +278,7 @@ def test_gate_statistics_match_numpy(model_and_params, tmp_path):
   assert float(rows[2][1]) == -2.0 and float(rows[2][4]) == -30.0
   np.testing.assert_allclose([float(r[-1]) for r in rows[1:]], maps_mean, rtol=1e-5)
 
-  with pytest.raises(ValueError, match=r'labels must lie in \[0, num_classes=2\)'):
+  with pytest.raises(ValueError, match=r'labels of shape \(batch,\) in \[0, num_classes=2\)'):
     gates.gate_statistics(apply_fn, {'params': params}, batches, num_classes=2)
   with pytest.raises(ValueError, match="'params' collection"):
     gates.gate_statistics(apply_fn, params, batches)
@@ -309,28 +314,29 @@ def test_plots_write_pngs(tmp_path):
   with open(run / 'metrics.jsonl', 'w') as f:
     for step, loss in [(0, 2.0), (10, 1.0), (10, 0.5), (20, 0.25)]:  # Step 10 repeated (a resume).
       f.write(json.dumps({'step': step, 'split': 'train', 'loss': loss}) + '\n')
-  records = plots.read_metrics_jsonl(run)
+  records = read_metrics(run)
   assert [(r['step'], r['loss']) for r in records] == [(0, 2.0), (10, 0.5), (20, 0.25)]
 
-  kw = dict(dpi=30)
   paths = [
-      plots.plot_lesion(result, tmp_path / 'figs' / 'lesion.png', **kw),
-      plots.plot_lesion(result, tmp_path / 'lesion_linear.png', log_scale=False, **kw),
-      plots.plot_transform_biases(init, trained, tmp_path / 'bias.png', **kw),
-      plots.plot_gate_activity(stats, tmp_path / 'activity.png', **kw),
-      plots.plot_example_gates(stats, tmp_path / 'examples.png', class_names=['a', 'b', 'c'], **kw),
-      plots.plot_class_gates(stats, tmp_path / 'classes.png', **kw),
-      plots.plot_depth_sweep(
+      lesion.plot_lesion(result, tmp_path / 'figs' / 'lesion.png'),
+      lesion.plot_lesion(result, tmp_path / 'lesion_linear.png', log_scale=False),
+      gates.plot_transform_biases(init, trained, tmp_path / 'bias.png'),
+      gates.plot_gate_activity(stats, tmp_path / 'activity.png'),
+      gates.plot_example_gates(stats, tmp_path / 'examples.png', class_names=['a', 'b', 'c']),
+      gates.plot_class_gates(stats, tmp_path / 'classes.png'),
+      depth_sweep.plot_depth_sweep(
           {'plain': {10: 1e-4, 20: 1e-3}, 'highway': {10: 1e-4, 20: 1e-4}}, tmp_path / 'depth.png',
           curves={'plain': {10: ([0, 1, 2], [1.0, 0.5, 0.1])},
-                  'highway': {10: ([0, 1, 2], [1.0, 0.1, 0.01])}}, **kw),
-      plots.plot_metric_curves({'highway': run, 'LSTM': [{'step': 0, 'split': 'train', 'loss': 3.0},
-                                                        {'step': 20, 'split': 'train', 'loss': 1.0}]},
-                               tmp_path / 'curves.png', **kw),
+                  'highway': {10: ([0, 1, 2], [1.0, 0.1, 0.01])}}),
+      runs.plot_metric_curves({'highway': run, 'LSTM': [{'step': 0, 'split': 'train', 'loss': 3.0},
+                                                       {'step': 20, 'split': 'train', 'loss': 1.0}]},
+                              tmp_path / 'curves.png'),
   ]
   for path in paths:
     assert_png(path)
-  with pytest.raises(ValueError, match="no 'accuracy' for split 'train'"):
-    plots.plot_metric_curves({'highway': run}, tmp_path / 'x.png', metric='accuracy')
+  with pytest.raises(ConfigError, match="no 'accuracy' for split 'train'"):
+    runs.plot_metric_curves({'highway': run}, tmp_path / 'x.png', metric='accuracy')
+  with pytest.raises(ConfigError, match=r'no metrics file at \S*nowhere'):
+    runs.plot_metric_curves({'highway': tmp_path / 'nowhere'}, tmp_path / 'x.png')
   with pytest.raises(ValueError, match=r'num_examples must be in \[1, 2\]'):
-    plots.plot_example_gates(stats, tmp_path / 'x.png', num_examples=3)
+    gates.plot_example_gates(stats, tmp_path / 'x.png', num_examples=3)

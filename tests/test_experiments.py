@@ -1,4 +1,4 @@
-"""The experiments of highway_jax.analysis.experiments and scripts/ end to end on tiny settings.
+"""The experiments of highway_jax.analysis and scripts/ end to end on tiny settings.
 
 Numbers are checked against NumPy: the lesion CSV against a forward pass with one layer's gate zeroed
 over the whole training split, the gate CSV against the NumPy gates and the init bias, the best-trial
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from highway_jax import data
-from highway_jax.analysis import experiments
+from highway_jax.analysis import depth_study, depth_sweep, gates, lesion, runs
 from highway_jax.training import load_config_file
 from highway_jax.models import highway_mlp
 from highway_jax.training import CheckpointError
@@ -39,7 +39,7 @@ def read_csv(path):
 def trained_run(tmp_path_factory):
   """A tiny highway MLP on digits (depth 4: 3 stacked layers of 16 units), 6 steps."""
   workdir = str(tmp_path_factory.mktemp('digits_highway'))
-  results = experiments.train_or_reuse(config_file('digits_highway', 'runlocal'), workdir)
+  results = runs.train_or_reuse(config_file('digits_highway', 'runlocal'), workdir)
   assert results['step'] == 6
   return workdir
 
@@ -67,8 +67,8 @@ def train_split(run):
 
 
 def test_lesion_run_matches_numpy(trained_run, tmp_path):
-  run = experiments.load_run(trained_run)
-  result = experiments.lesion_run(trained_run, str(tmp_path), run=run)
+  run = runs.load_run(trained_run)
+  result = lesion.lesion_run(trained_run, str(tmp_path), run=run)
   rows = read_csv(tmp_path / 'lesion.csv')
   assert [r['lesioned_layer'] for r in rows] == ['none', '0', '1', '2']
   assert (tmp_path / 'lesion.png').stat().st_size > 0
@@ -86,44 +86,44 @@ def test_lesion_run_matches_numpy(trained_run, tmp_path):
 
 
 def test_analyze_gates_run_matches_numpy(trained_run, tmp_path):
-  run = experiments.load_run(trained_run)
-  analysis = experiments.analyze_gates_run(trained_run, str(tmp_path), num_examples=3, run=run)
+  run = runs.load_run(trained_run)
+  analysis = gates.analyze_gates_run(trained_run, str(tmp_path), num_examples=3, run=run)
   names = {os.path.basename(f) for f in analysis.files}
   assert names == {'gates.csv', 'gate_classes.csv', 'gates.json', 'gate_biases.png',
                    'gate_activity.png', 'gate_examples.png', 'gate_classes.png'}
 
   p = jax.tree.map(lambda a: np.asarray(a, np.float64), run.params)
   x, y = train_split(run)
-  _, gates = numpy_forward(p, x)                          # (3, B, 16)
+  _, gate_values = numpy_forward(p, x)                          # (3, B, 16)
   rows = read_csv(tmp_path / 'gates.csv')
   assert len(rows) == 3
   trained_bias = p['stack']['layers']['T']['bias']
   for l, row in enumerate(rows):
     assert float(row['bias_mean_init']) == -3.0 and float(row['bias_std_init']) == 0.0
     np.testing.assert_allclose(float(row['bias_mean_trained']), trained_bias[l].mean(), rtol=1e-6)
-    np.testing.assert_allclose(float(row['mean_gate_activity']), gates[l].mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(row['mean_gate_activity']), gate_values[l].mean(), rtol=1e-5)
   class_rows = read_csv(tmp_path / 'gate_classes.csv')
   assert len(class_rows) == 10 * 3
   row = next(r for r in class_rows if r['class'] == '7' and r['layer'] == '1')
-  np.testing.assert_allclose(float(row['mean_gate_activity']), gates[1][y == 7].mean(), rtol=1e-5)
+  np.testing.assert_allclose(float(row['mean_gate_activity']), gate_values[1][y == 7].mean(), rtol=1e-5)
   np.testing.assert_allclose(float(row['deviation_from_mean']),
-                             gates[1][y == 7].mean() - gates[1].mean(), atol=1e-6)
+                             gate_values[1][y == 7].mean() - gate_values[1].mean(), atol=1e-6)
   summary = json.loads((tmp_path / 'gates.json').read_text())['sites']['stack/layers']
   assert summary['example_labels'] == y[:3].tolist()
   np.testing.assert_allclose(analysis.statistics['stack/layers'].example_gates,
-                             gates[:, :3].transpose(1, 0, 2), rtol=1e-5, atol=1e-6)
+                             gate_values[:, :3].transpose(1, 0, 2), rtol=1e-5, atol=1e-6)
 
 
 def test_load_run_and_lesion_errors(tmp_path):
   with pytest.raises(CheckpointError, match='not a training work directory'):
-    experiments.load_run(str(tmp_path))
+    runs.load_run(str(tmp_path))
   (tmp_path / 'config.json').write_text(config_file('digits_highway', 'runlocal').to_json())
   with pytest.raises(CheckpointError, match='has no checkpoint'):
-    experiments.load_run(str(tmp_path))
+    runs.load_run(str(tmp_path))
   plain = highway_mlp.Model(num_classes=3, depth=4, features=5, block='plain')
   with pytest.raises(ValueError, match='no highway stack to lesion'):
-    experiments.num_lesion_layers(plain)
-  assert experiments.num_lesion_layers(highway_mlp.Model(num_classes=3, depth=4)) == 3
+    lesion.num_lesion_layers(plain)
+  assert lesion.num_lesion_layers(highway_mlp.Model(num_classes=3, depth=4)) == 3
 
 
 def test_lesion_script_reports_a_missing_checkpoint_in_one_line(tmp_path):
@@ -136,15 +136,15 @@ def test_lesion_script_reports_a_missing_checkpoint_in_one_line(tmp_path):
 
 
 def test_sample_trials():
-  trials = experiments.sample_trials((10, 20), ('plain', 'highway'), 3, seed=1)
+  trials = depth_sweep.sample_trials((10, 20), ('plain', 'highway'), 3, seed=1)
   assert len(trials) == 12 and len({t.name for t in trials}) == 12
   assert all(1e-3 <= t.learning_rate <= 1e-1 for t in trials)
   assert all(t.transform_bias_init is None for t in trials if t.family == 'plain')
   assert all(-10 <= t.transform_bias_init <= -1 for t in trials if t.family == 'highway')
   # More trials keep the earlier ones, so their finished runs are reused.
-  more = experiments.sample_trials((10, 20), ('plain', 'highway'), 5, seed=1)
+  more = depth_sweep.sample_trials((10, 20), ('plain', 'highway'), 5, seed=1)
   assert set(trials) <= set(more)
-  assert trials != experiments.sample_trials((10, 20), ('plain', 'highway'), 3, seed=2)
+  assert trials != depth_sweep.sample_trials((10, 20), ('plain', 'highway'), 3, seed=2)
 
 
 def test_best_trials_skips_diverged_runs():
@@ -153,12 +153,12 @@ def test_best_trials_skips_diverged_runs():
           dict(family='plain', depth=100, trial=0, train_loss=math.inf),
           dict(family='highway', depth=100, trial=0, train_loss=float('nan')),
           dict(family='highway', depth=100, trial=1, train_loss=0.3)]
-  best = experiments.best_trials(rows)
+  best = depth_sweep.best_trials(rows)
   assert best == {'plain': {10: rows[1]}, 'highway': {100: rows[4]}}
 
 
 def test_with_step_budget():
-  config = experiments.with_step_budget(config_file('digits_depth', 'depth=10'), 50)
+  config = runs.with_step_budget(config_file('digits_depth', 'depth=10'), 50)
   assert (config.num_train_steps, config.schedule.warmup_steps, config.log_every_steps,
           config.eval_every_steps, config.checkpoint_every_steps) == (50, 0, 2, 0, 0)
   with pytest.raises(ValueError, match="unknown config key 'model.nope'"):
@@ -172,7 +172,7 @@ def test_depth_sweep_end_to_end_and_reuse(tmp_path, monkeypatch):
     return config
 
   workdir = str(tmp_path)
-  payload = experiments.run_depth_sweep(make_config, workdir, depths=(2, 3), num_trials=1, steps=2,
+  payload = depth_sweep.run_depth_sweep(make_config, workdir, depths=(2, 3), num_trials=1, steps=2,
                                         seed=0)
   rows = read_csv(tmp_path / 'sweep.csv')
   assert [(r['family'], r['depth']) for r in rows] == [
@@ -196,13 +196,13 @@ def test_depth_sweep_end_to_end_and_reuse(tmp_path, monkeypatch):
   # A second call reuses every finished trial (training would fail here).
   def no_training(*args, **kwargs):
     raise AssertionError('a finished trial was retrained')
-  monkeypatch.setattr('highway_jax.training.train_and_evaluate', no_training)
-  again = experiments.run_depth_sweep(make_config, workdir, depths=(2, 3), num_trials=1, steps=2,
+  monkeypatch.setattr(runs, 'train_and_evaluate', no_training)
+  again = depth_sweep.run_depth_sweep(make_config, workdir, depths=(2, 3), num_trials=1, steps=2,
                                       seed=0)
   assert again['best'] == json.loads(json.dumps(payload['best']))
   # A different config in a finished trial's directory is an error, not a silent reuse.
   with pytest.raises(ValueError, match='finished run of a different config'):
-    experiments.run_depth_sweep(make_config, workdir, depths=(2,), num_trials=1, steps=3, seed=0)
+    depth_sweep.run_depth_sweep(make_config, workdir, depths=(2,), num_trials=1, steps=3, seed=0)
 
 
 def test_depth_study_and_loss_curves_script(trained_run, tmp_path):
@@ -213,7 +213,7 @@ def test_depth_study_and_loss_curves_script(trained_run, tmp_path):
     config.model.depth = depth
     return config
 
-  payload = experiments.run_depth_study(make_config, str(tmp_path / 'study'), depths=(1, 3),
+  payload = depth_study.run_depth_study(make_config, str(tmp_path / 'study'), depths=(1, 3),
                                         families=('plain', 'highway'), steps=2, chance=0.1)
   rows = read_csv(tmp_path / 'study' / 'depth_study.csv')
   assert [(r['family'], r['depth'], r['steps']) for r in rows] == [
@@ -230,3 +230,25 @@ def test_depth_study_and_loss_curves_script(trained_run, tmp_path):
        f'--output={output}'], capture_output=True, text=True, cwd=REPO, timeout=120)
   assert result.returncode == 0, result.stderr
   assert output.stat().st_size > 0 and (tmp_path / 'curves' / 'accuracy_curves.png').exists()
+
+
+def test_scripts_error_policy_one_line_for_expected_errors_traceback_for_bugs(tmp_path):
+  driver = tmp_path / 'driver.py'
+  driver.write_text(
+      'import sys\n'
+      f'sys.path.insert(0, {os.path.join(REPO, "scripts")!r})\n'
+      'import _common\n'
+      'from highway_jax.errors import ConfigError\n'
+      'def main(argv):\n'
+      '  raise (ConfigError if sys.argv[-1] == "expected" else ValueError)("bad\\n  value")\n'
+      '_common.run(main, argv=sys.argv[:1])\n')
+  for kind in ('expected', 'bug'):
+    result = subprocess.run([sys.executable, str(driver), kind], capture_output=True, text=True,
+                            cwd=REPO, timeout=120)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    if kind == 'expected':
+      assert lines == ['Config error: bad value'], result.stderr
+    else:
+      assert 'Traceback' in result.stderr and lines[-2:] == ['ValueError: bad', '  value'], (
+          result.stderr)

@@ -22,7 +22,8 @@ from highway_jax.training import (CheckpointError, ConfigError, NonFiniteLossErr
                                   train_and_evaluate)
 from highway_jax.training import losses, train
 from highway_jax.training.config_validation import validate_config
-from highway_jax.training.metrics import read_metrics
+from highway_jax.training.setup import setup
+from highway_jax.training.workdir import read_metrics
 from highway_jax.training.optimizers import create_learning_rate_schedule, create_optimizer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -150,12 +151,17 @@ def test_metric_sums_match_numpy():
                                            jnp.asarray(mask)))
   np.testing.assert_allclose(sums['loss'], (nll * mask).sum(), rtol=1e-5)
   assert sums['correct'] == ((logits.argmax(-1) == labels) * mask).sum() and sums['count'] == 3
+  # Padding may carry any label, even out of range: the sums don't read it.
+  padded = jax.device_get(losses.metric_sums(jnp.asarray(logits), jnp.asarray([0, 2, 99, 2]),
+                                             jnp.asarray(mask)))
+  assert padded == sums
 
   seq_logits = rng.normal(size=(2, 3, 4)).astype(np.float32)
   seq_labels = seq_logits.argmax(-1)
   seq_labels[1, 2] = (seq_labels[1, 2] + 1) % 4  # one wrong token in the second sequence
-  metrics = losses.normalize(losses.add_sums(None, jax.device_get(
-      losses.metric_sums(jnp.asarray(seq_logits), jnp.asarray(seq_labels)))))
+  halves = [losses.metric_sums(jnp.asarray(seq_logits[i:i + 1]), jnp.asarray(seq_labels[i:i + 1]))
+            for i in range(2)]  # two batches of one sequence, added on the host
+  metrics = losses.normalize(jax.device_get(halves))
   assert metrics['accuracy'] == pytest.approx(5 / 6) and metrics['sequence_accuracy'] == 0.5
   seq_log_probs = seq_logits - np.log(np.exp(seq_logits).sum(-1, keepdims=True))
   expected = -np.take_along_axis(seq_log_probs, seq_labels[..., None], -1).mean()
@@ -239,10 +245,10 @@ def test_train_script_reports_config_errors_in_one_line(tmp_path):
 
 def test_every_parameter_changes_after_one_step():
   config = tiny_config()
-  setup = train.setup(config, workdir=None)
-  state = jax.jit(setup.init_fn)(setup.init_key)
-  batch = next(data.train_loader(setup.dataset, batch_size=32, seed=0))
-  new_state, sums = jax.jit(train.train_step)(state, batch, setup.dropout_root)
+  s = setup(config, workdir=None)
+  state = s.init_state()
+  batch = next(data.train_loader(s.dataset, batch_size=32, seed=0))
+  new_state, sums = jax.jit(train.train_step)(state, batch, s.dropout_root)
   assert int(new_state.step) == 1 and np.isfinite(float(sums['loss']))
   changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), state.params, new_state.params)
   unchanged = [jax.tree_util.keystr(p) for p, c in jax.tree_util.tree_leaves_with_path(changed)
@@ -287,13 +293,20 @@ def test_sigterm_saves_a_checkpoint_and_returns(tmp_path, monkeypatch):
     os.kill(os.getpid(), signal.SIGTERM)
     return batch
 
+  def previous_handler(signum, frame):
+    raise AssertionError('the SIGTERM handler of the caller ran during training')
+
   hook_train_loader(monkeypatch, at_batch=2, action=send_sigterm)
   workdir = str(tmp_path / 'run')
-  results = train_and_evaluate(tiny_config(), workdir)
+  old = signal.signal(signal.SIGTERM, previous_handler)
+  try:
+    results = train_and_evaluate(tiny_config(), workdir)
+    restored = signal.getsignal(signal.SIGTERM)
+  finally:
+    signal.signal(signal.SIGTERM, old)
   assert results == {'preempted': True, 'step': 2}
   assert os.listdir(os.path.join(workdir, 'checkpoints')) == ['2']
-  assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(
-      signal.getsignal(signal.SIGTERM))
+  assert restored is previous_handler  # the caller's handler is back after training
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):

@@ -1,5 +1,8 @@
 """Transform-gate statistics of trained highway networks (Srivastava et al. 2015, Figs. 2–3).
 
+The whole experiment is here: the statistics, their CSV/JSON files and figures, and
+:func:`analyze_gates_run`, which analyses a trained run (``scripts/analyze_gates.py``).
+
 A highway layer l computes ``y = H(x)·T(x) + x·(1 − T(x))`` with the transform gate
 ``T(x) = σ(W_T x + b_T)``, one gate per unit. This module measures, per layer l and unit j:
 
@@ -50,8 +53,8 @@ Example::
 
 from __future__ import annotations
 
-import csv
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -59,6 +62,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from highway_jax.analysis.runs import LoadedRun, checked_batches, load_run, write_csv
+from highway_jax.training.plots import save_figure
+from highway_jax.training.workdir import write_json
 
 Array = jax.Array
 
@@ -66,26 +76,10 @@ GATE_NAME = 'transform_gate'
 """The name under which highway layers sow their transform gate (``highway_jax.highway``)."""
 
 PERCENTILE_LEVELS = (5.0, 25.0, 50.0, 75.0, 95.0)
-
-
-def _walk(tree: Mapping[str, Any], path: tuple[str, ...] = ()):
-  """Yields ``(path, mapping)`` for every mapping in a nested-mapping tree, parents first."""
-  yield path, tree
-  for key, value in tree.items():
-    if isinstance(value, Mapping):
-      yield from _walk(value, path + (str(key),))
-
-
-def _lookup(tree: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-  for key in path:
-    if not isinstance(tree, Mapping) or key not in tree:
-      return None
-    tree = tree[key]
-  return tree
-
-
-def _site_name(path: tuple[str, ...]) -> str:
-  return '/'.join(path)
+LAYER_CSV_FIELDS = (
+    'layer', 'bias_mean_init', 'bias_std_init', 'bias_median_init', 'bias_mean_trained',
+    'bias_std_trained', 'bias_median_trained', 'mean_gate_activity')
+GATE_CLASS_CSV_FIELDS = ('site', 'class', 'layer', 'mean_gate_activity', 'deviation_from_mean')
 
 
 def find_transform_biases(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -94,19 +88,12 @@ def find_transform_biases(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
   A single (unscanned) layer's ``(features,)`` bias becomes ``(1, features)``; nested layer axes are
   flattened in order. Raises ``ValueError`` if there is none.
   """
-  if not isinstance(params, Mapping):
-    raise ValueError(f'params must be a nested mapping (the params collection), got {type(params).__name__}.')
-  found = {}
-  for path, node in _walk(params):
-    gate = node.get('T')
-    if isinstance(gate, Mapping) and 'bias' in gate:
-      bias = np.asarray(gate['bias'])
-      found[_site_name(path)] = bias.reshape(-1, bias.shape[-1])
+  found = {'/'.join(path[:-2]): np.asarray(bias).reshape(-1, np.shape(bias)[-1])
+           for path, bias in traverse_util.flatten_dict(params).items() if path[-2:] == ('T', 'bias')}
   if not found:
-    top = sorted(params)
     raise ValueError(
-        f"params has no transform bias ('.../T/bias'); its top-level keys are {top}. Pass the params "
-        "collection (variables['params']) of a model with highway layers.")
+        f"params has no transform bias ('.../T/bias'); its top-level keys are {sorted(params)}. "
+        "Pass the params collection (variables['params']) of a model with highway layers.")
   return found
 
 
@@ -120,34 +107,24 @@ def find_transform_gates(intermediates: Mapping[str, Any],
 
   Works on traced arrays too (inside ``jit``).
   """
-  if not isinstance(intermediates, Mapping):
-    raise ValueError(
-        f'intermediates must be a nested mapping, got {type(intermediates).__name__}.')
+  biases = traverse_util.flatten_dict(params)
   found = {}
-  for path, node in _walk(intermediates):
-    if GATE_NAME not in node:
+  for path, sown in traverse_util.flatten_dict(intermediates).items():
+    if path[-1] != GATE_NAME:
       continue
-    name = _site_name(path)
-    sown = node[GATE_NAME]
-    if not isinstance(sown, (tuple, list)) or len(sown) != 1:
-      count = len(sown) if isinstance(sown, (tuple, list)) else 'a non-tuple'
+    name, bias = '/'.join(path[:-1]), biases.get(path[:-1] + ('T', 'bias'))
+    gates = sown[0] if isinstance(sown, (tuple, list)) and len(sown) == 1 else None
+    axes = 0 if bias is None else bias.ndim - 1  # leading layer axes
+    if (bias is None or gates is None or gates.ndim < axes + 2
+        or gates.shape[:axes] + gates.shape[-1:] != bias.shape):
+      problem = (f"params has no '{name}/T/bias'" if bias is None else
+                 f'it must be one sown array (*{bias.shape[:-1]}, batch, ..., {bias.shape[-1]}) '
+                 f'to fit its bias {bias.shape}')
       raise ValueError(
-          f"intermediates['{name}']['{GATE_NAME}'] must hold one sown value (the module called once "
-          f'per apply), got {count}.')
-    bias = _lookup(params, path + ('T', 'bias'))
-    if bias is None:
-      raise ValueError(
-          f"params has no '{name}/T/bias' for the transform gate sown at '{name}'; pass the "
-          "'intermediates' collection (state['intermediates']) and the params collection "
-          "(variables['params']) of the same model.")
-    gates = sown[0]
-    layer_axes = bias.ndim - 1
-    if gates.ndim < layer_axes + 2 or gates.shape[:layer_axes] != bias.shape[:-1] or (
-        gates.shape[-1] != bias.shape[-1]):
-      raise ValueError(
-          f"transform gate at '{name}' has shape {gates.shape}, which does not fit its bias of shape "
-          f'{bias.shape}: expected (*{bias.shape[:-1]}, batch, ..., {bias.shape[-1]}).')
-    found[name] = gates.reshape((-1,) + gates.shape[layer_axes:])
+          f"the transform gate sown at '{name}' does not fit: {problem}. Pass the 'intermediates' "
+          "collection (state['intermediates']) and the params collection (variables['params']) of "
+          'the same model, applied once.')
+    found[name] = gates.reshape((-1,) + gates.shape[axes:])
   if not found:
     raise ValueError(
         f"intermediates has no '{GATE_NAME}' entry; its top-level keys are {sorted(intermediates)}. "
@@ -184,6 +161,16 @@ class BiasDistribution:
   def num_layers(self) -> int:
     return self.bias.shape[0]
 
+  def percentile(self, level: float) -> np.ndarray:
+    """``(num_layers,)``: the ``level``-th percentile of each layer (one of ``percentile_levels``)."""
+    return self.percentiles[list(self.percentile_levels).index(level)]
+
+
+def _edges(low: float, high: float, bins: int) -> np.ndarray:
+  if low == high:  # all biases equal (e.g. at init): a unit-wide range around them
+    low, high = low - 0.5, high + 0.5
+  return np.linspace(low, high, bins + 1)
+
 
 def bias_distribution(bias: np.ndarray, *, bin_edges: np.ndarray | None = None, bins: int = 20,
                       percentile_levels: Sequence[float] = PERCENTILE_LEVELS) -> BiasDistribution:
@@ -193,53 +180,28 @@ def bias_distribution(bias: np.ndarray, *, bin_edges: np.ndarray | None = None, 
   ``bins`` equal bins span the bias range.
   """
   bias = np.asarray(bias, dtype=np.float64)
-  if bias.ndim != 2:
-    raise ValueError(f'bias must have shape (num_layers, features), got {bias.shape}.')
-  if bin_edges is None:
-    if bins < 1:
-      raise ValueError(f'bins must be >= 1, got {bins}.')
-    low, high = float(bias.min()), float(bias.max())
-    if low == high:  # All biases equal (e.g. at init): a unit-wide range around them.
-      low, high = low - 0.5, high + 0.5
-    bin_edges = np.linspace(low, high, bins + 1)
-  bin_edges = np.asarray(bin_edges, dtype=np.float64)
-  if bin_edges.ndim != 1 or bin_edges.size < 2 or np.any(np.diff(bin_edges) <= 0):
-    raise ValueError(f'bin_edges must be a strictly increasing 1-d array of >= 2 edges, got {bin_edges}.')
+  edges = _edges(bias.min(), bias.max(), bins) if bin_edges is None else np.asarray(bin_edges, float)
+  if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+    raise ValueError(f'bin_edges must be a strictly increasing 1-d array of >= 2 edges, got {edges}.')
   levels = np.asarray(percentile_levels, dtype=np.float64)
   return BiasDistribution(
-      bias=bias,
-      mean=bias.mean(axis=1),
-      std=bias.std(axis=1),
-      percentile_levels=levels,
+      bias=bias, mean=bias.mean(axis=1), std=bias.std(axis=1), percentile_levels=levels,
       percentiles=np.percentile(bias, levels, axis=1).reshape(levels.size, bias.shape[0]),
-      bin_edges=bin_edges,
-      histogram=np.stack([np.histogram(row, bins=bin_edges)[0] for row in bias]),
-  )
-
-
-def transform_bias_distributions(params: Mapping[str, Any], **kwargs) -> dict[str, BiasDistribution]:
-  """:func:`bias_distribution` of every gate site in ``params`` (keyword arguments passed on)."""
-  return {name: bias_distribution(bias, **kwargs)
-          for name, bias in find_transform_biases(params).items()}
+      bin_edges=edges, histogram=np.stack([np.histogram(row, bins=edges)[0] for row in bias]))
 
 
 def compare_transform_biases(init_params: Mapping[str, Any], trained_params: Mapping[str, Any], *,
                              bins: int = 20) -> dict[str, tuple[BiasDistribution, BiasDistribution]]:
   """``(init, trained)`` distributions per site, with shared histogram bins spanning both."""
   init, trained = find_transform_biases(init_params), find_transform_biases(trained_params)
-  if init.keys() != trained.keys():
-    raise ValueError(f'init_params and trained_params have different gate sites: {sorted(init)} vs '
-                     f'{sorted(trained)}.')
+  shapes = [{k: v.shape for k, v in biases.items()} for biases in (init, trained)]
+  if shapes[0] != shapes[1]:
+    raise ValueError(f'init_params and trained_params have different transform biases (site: shape): '
+                     f'{shapes[0]} vs {shapes[1]}.')
   out = {}
   for name in init:
-    if init[name].shape != trained[name].shape:
-      raise ValueError(f"'{name}/T/bias' has shape {init[name].shape} in init_params and "
-                       f'{trained[name].shape} in trained_params.')
-    low = min(init[name].min(), trained[name].min())
-    high = max(init[name].max(), trained[name].max())
-    if low == high:
-      low, high = low - 0.5, high + 0.5
-    edges = np.linspace(low, high, bins + 1)
+    edges = _edges(min(init[name].min(), trained[name].min()),
+                   max(init[name].max(), trained[name].max()), bins)
     out[name] = (bias_distribution(init[name], bin_edges=edges),
                  bias_distribution(trained[name], bin_edges=edges))
   return out
@@ -280,19 +242,20 @@ class GateStatistics:
     """``(num_layers,)``: mean gate of each layer over examples and units."""
     return self.mean_activity.mean(axis=1)
 
+  def _class_mean(self) -> np.ndarray:
+    if self.class_mean_activity is None:
+      raise ValueError('class statistics were not computed; pass num_classes to gate_statistics.')
+    return self.class_mean_activity
+
   @property
   def class_deviation(self) -> np.ndarray:
     """``(num_classes, num_layers, features)``: class mean minus the mean over all examples (Fig. 3)."""
-    if self.class_mean_activity is None:
-      raise ValueError('class statistics were not computed; pass num_classes to gate_statistics.')
-    return self.class_mean_activity - self.mean_activity[None]
+    return self._class_mean() - self.mean_activity[None]
 
   @property
   def class_layer_mean_activity(self) -> np.ndarray:
     """``(num_classes, num_layers)``: class-conditional mean gate of each layer, over units."""
-    if self.class_mean_activity is None:
-      raise ValueError('class statistics were not computed; pass num_classes to gate_statistics.')
-    return self.class_mean_activity.mean(axis=2)
+    return self._class_mean().mean(axis=2)
 
 
 def make_gate_statistics_step(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, Any]],
@@ -306,166 +269,288 @@ def make_gate_statistics_step(apply_fn: Callable[[Any, Mapping[str, Array]], Map
 
   @jax.jit
   def step(variables, batch):
-    intermediates = apply_fn(variables, batch)
     mask = batch['mask']
-    batch_size = mask.shape[0]
     out = {}
-    for name, gates in find_transform_gates(intermediates, variables['params']).items():
-      if gates.shape[1] != batch_size:
-        raise ValueError(
-            f"transform gate at '{name}' has batch axis {gates.shape[1]} (shape {gates.shape}), "
-            f'but the batch has {batch_size} examples.')
+    for name, gates in find_transform_gates(apply_fn(variables, batch), variables['params']).items():
       per_example = jnp.mean(gates.astype(jnp.float32), axis=tuple(range(2, gates.ndim - 1)))
-      sums = {
-          'sum': jnp.einsum('b,lbf->lf', mask, per_example),
-          'example': jnp.swapaxes(per_example, 0, 1),
-          'count': jnp.sum(mask),
-      }
+      out[name] = {'sum': jnp.einsum('b,lbf->lf', mask, per_example),
+                   'example': jnp.swapaxes(per_example, 0, 1), 'count': jnp.sum(mask)}
       if num_classes is not None:
         one_hot = jax.nn.one_hot(batch['label'], num_classes, dtype=jnp.float32) * mask[:, None]
-        sums['class_sum'] = jnp.einsum('bc,lbf->clf', one_hot, per_example)
-        sums['class_count'] = jnp.sum(one_hot, axis=0)
-      out[name] = sums
+        out[name]['class_sum'] = jnp.einsum('bc,lbf->clf', one_hot, per_example)
+        out[name]['class_count'] = jnp.sum(one_hot, axis=0)
     return out
 
   return step
-
-
-def _checked_batch(batch: Mapping[str, Any], index: int, num_classes: int | None) -> dict[str, Any]:
-  if not isinstance(batch, Mapping) or 'inputs' not in batch or 'label' not in batch:
-    keys = sorted(batch) if isinstance(batch, Mapping) else type(batch).__name__
-    raise ValueError(f"batches must yield dicts with 'inputs' and 'label'; batch {index} has {keys}.")
-  batch = dict(batch)
-  label = np.asarray(batch['label'])
-  if label.ndim < 1:
-    raise ValueError(f"batch['label'] must have a batch axis; batch {index} has shape {label.shape}.")
-  mask = np.asarray(batch['mask'], np.float32) if 'mask' in batch else np.ones(label.shape[:1], np.float32)
-  if mask.shape != label.shape[:1]:
-    raise ValueError(f"batch['mask'] must have shape {label.shape[:1]}; batch {index} has {mask.shape}.")
-  batch['mask'] = mask
-  if num_classes is not None:
-    if label.ndim != 1 or not np.issubdtype(label.dtype, np.integer):
-      raise ValueError(
-          f"class statistics need integer labels of shape (batch,); batch {index} has "
-          f'{label.dtype} labels of shape {label.shape}. Use num_classes=None for sequence targets.')
-    real = label[mask > 0]
-    if real.size and (real.min() < 0 or real.max() >= num_classes):
-      raise ValueError(f'labels must lie in [0, num_classes={num_classes}); batch {index} has labels '
-                       f'in [{real.min()}, {real.max()}].')
-  return batch
 
 
 def gate_statistics(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, Any]],
                     variables: Mapping[str, Any], batches: Iterable[Mapping[str, Any]], *,
                     num_classes: int | None = None, num_kept_examples: int = 4,
                     step: Callable[..., dict] | None = None) -> dict[str, GateStatistics]:
-  """Transform-gate activity of every gate site over ``batches`` (read once).
+  """``{site path: GateStatistics}`` (in the model's order) over ``batches`` (read once).
 
-  Args:
-    apply_fn: ``apply_fn(variables, batch) -> intermediates`` (see the module docstring).
-    variables: the model's variables; ``variables['params']`` locates the gate sites.
-    batches: dict batches with 'inputs', 'label' and optionally 'mask'. Equal shapes compile once.
-    num_classes: if given, also the class-conditional statistics (needs integer labels ``(B,)``).
-    num_kept_examples: how many single-example gate maps to keep (the first real examples).
-    step: a step from :func:`make_gate_statistics_step` to reuse (same ``num_classes``).
-
-  Returns:
-    ``{site path: GateStatistics}``, in the model's order.
+  ``apply_fn`` and the batches follow the module docstring's contract; ``variables['params']``
+  locates the gate sites. ``num_classes`` adds the class-conditional statistics (labels ``(B,)``);
+  the first ``num_kept_examples`` real examples keep their gate maps; ``step`` reuses a compiled
+  step from :func:`make_gate_statistics_step` (same ``num_classes``).
   """
   if not isinstance(variables, Mapping) or 'params' not in variables:
     raise ValueError("variables must be a mapping with a 'params' collection, e.g. {'params': params}.")
-  if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes < 1):
-    raise ValueError(f'num_classes must be None or an integer >= 1, got {num_classes!r}.')
-  if num_kept_examples < 0:
-    raise ValueError(f'num_kept_examples must be >= 0, got {num_kept_examples}.')
-  step = make_gate_statistics_step(apply_fn, num_classes) if step is None else step
+  step = step or make_gate_statistics_step(apply_fn, num_classes)
   totals: dict[str, dict[str, np.ndarray]] = {}
   examples: dict[str, list[np.ndarray]] = {}
   example_labels: list[np.ndarray] = []
-  num_batches = 0
-  for index, batch in enumerate(batches):
-    batch = _checked_batch(batch, index, num_classes)
-    out = step(variables, batch)
+  for index, batch in checked_batches(batches):
+    label = np.asarray(batch['label'])
+    real_labels = label[batch['mask'] > 0]
+    if num_classes is not None and (label.ndim != 1 or (real_labels.size and (
+        real_labels.min() < 0 or real_labels.max() >= num_classes))):
+      raise ValueError(
+          f'class statistics need labels of shape (batch,) in [0, num_classes={num_classes}); batch '
+          f'{index} has labels of shape {label.shape} in [{real_labels.min()}, '
+          f'{real_labels.max()}]. Use num_classes=None for sequence targets.')
     kept = sum(len(e) for e in example_labels)
     real = np.flatnonzero(batch['mask'] > 0)[:num_kept_examples - kept]
     if real.size:
-      example_labels.append(np.asarray(batch['label'])[real])
-    for name, sums in out.items():
+      example_labels.append(label[real])
+    for name, sums in step(variables, batch).items():
+      if real.size:
+        examples.setdefault(name, []).append(np.asarray(sums.pop('example'))[real])
+      # Host-side float64 sums keep the means exact over large splits.
       site = totals.setdefault(name, {})
       for key, value in sums.items():
-        if key == 'example':
-          if real.size:
-            examples.setdefault(name, []).append(np.asarray(value)[real])
-          continue
-        # Host-side float64 sums keep the means exact over large splits.
-        site[key] = site.get(key, 0.0) + np.asarray(value, np.float64)
-    num_batches += 1
-  if num_batches == 0:
-    raise ValueError('batches is empty; gate statistics need at least one batch.')
+        if key != 'example':
+          site[key] = site.get(key, 0.0) + np.asarray(value, np.float64)
   results = {}
   for name, site in totals.items():
-    count = float(site['count'])
-    if count == 0:
-      raise ValueError("every example of batches is masked out (batch['mask'] is all zero).")
-    first = site['sum']
     class_mean = class_counts = None
     if num_classes is not None:
-      class_counts = site['class_count']
       with np.errstate(invalid='ignore', divide='ignore'):
-        class_mean = site['class_sum'] / class_counts[:, None, None]
-      class_counts = np.rint(class_counts).astype(np.int64)
+        class_mean = site['class_sum'] / site['class_count'][:, None, None]
+      class_counts = np.rint(site['class_count']).astype(np.int64)
     kept_maps = examples.get(name)
     results[name] = GateStatistics(
-        name=name,
-        mean_activity=first / count,
+        name=name, mean_activity=site['sum'] / float(site['count']),
         example_gates=(np.concatenate(kept_maps) if kept_maps
-                       else np.zeros((0,) + first.shape, np.float32)),
+                       else np.zeros((0,) + site['sum'].shape, np.float32)),
         example_labels=(np.concatenate(example_labels) if example_labels
                         else np.zeros((0,), np.int64)),
-        num_examples=int(round(count)),
-        class_mean_activity=class_mean,
-        class_counts=class_counts,
-    )
+        num_examples=int(round(float(site['count']))), class_mean_activity=class_mean,
+        class_counts=class_counts)
   return results
 
 
-# --------------------------------------------------------------------------- CSV
+# --------------------------------------------------------------------------- files and figures
 
 
-LAYER_CSV_FIELDS = (
-    'layer', 'bias_mean_init', 'bias_std_init', 'bias_median_init', 'bias_mean_trained',
-    'bias_std_trained', 'bias_median_trained', 'mean_gate_activity')
+def write_layer_summary_csv(path: str | os.PathLike, *, bias_init: BiasDistribution,
+                            bias_trained: BiasDistribution, gates: GateStatistics) -> str:
+  """One row per layer of one site: bias mean/std/median at init and trained, mean gate activity."""
+  rows = []
+  for layer in range(gates.num_layers):
+    row = {'layer': layer, 'mean_gate_activity': gates.layer_mean_activity[layer]}
+    for suffix, dist in (('init', bias_init), ('trained', bias_trained)):
+      row |= {f'bias_mean_{suffix}': dist.mean[layer], f'bias_std_{suffix}': dist.std[layer],
+              f'bias_median_{suffix}': np.median(dist.bias[layer])}
+    rows.append(row)
+  return write_csv(os.fspath(path), LAYER_CSV_FIELDS, rows)
 
 
-def write_layer_summary_csv(path: str | os.PathLike, *, bias_init: BiasDistribution | None = None,
-                            bias_trained: BiasDistribution | None = None,
-                            gates: GateStatistics | None = None) -> str:
-  """One row per layer of one site: bias mean/std/median at init and trained, mean gate activity.
+def _layer_map(ax, values: np.ndarray, *, title: str, cmap: str = 'viridis', vmin=None, vmax=None,
+               label: str | None = None, colorbar: bool = True):
+  """A layers × units heatmap, layer 0 at the top."""
+  image = ax.imshow(values, aspect='auto', interpolation='nearest', cmap=cmap, vmin=vmin, vmax=vmax)
+  ax.set(title=title, xlabel='unit', ylabel='layer')
+  # Few integer ticks: the panels are small and layers/units are whole numbers.
+  ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+  ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+  if colorbar:
+    ax.figure.colorbar(image, ax=ax, label=label)
+  return image
 
-  Columns of missing inputs are left empty. The sources must agree on the number of layers.
-  """
-  sources = {'bias_init': bias_init, 'bias_trained': bias_trained, 'gates': gates}
-  sizes = {k: v.num_layers for k, v in sources.items() if v is not None}
-  if not sizes:
-    raise ValueError('write_layer_summary_csv needs at least one of bias_init, bias_trained, gates.')
-  if len(set(sizes.values())) != 1:
-    raise ValueError(f'the inputs disagree on the number of layers: {sizes}.')
-  num_layers = next(iter(sizes.values()))
 
-  def bias_columns(dist, layer):
-    if dist is None:
-      return ['', '', '']
-    median = float(np.median(dist.bias[layer]))
-    return [repr(float(dist.mean[layer])), repr(float(dist.std[layer])), repr(median)]
+def plot_transform_biases(init: BiasDistribution, trained: BiasDistribution,
+                          path: str | os.PathLike, *, title: str | None = None) -> str:
+  """Transform bias per layer at init vs trained (median, 25–75 % and 5–95 % bands), and the trained
+  biases as a layers × units map (Fig. 2, first column)."""
+  fig = Figure(figsize=(11, 4), layout='constrained')
+  bands_ax, map_ax = fig.subplots(1, 2, width_ratios=(1.2, 1))
+  for dist, color, label in ((init, 'tab:gray', 'init'), (trained, 'tab:blue', 'trained')):
+    layers = np.arange(dist.num_layers)
+    for (low, high), alpha in (((5.0, 95.0), 0.15), ((25.0, 75.0), 0.35)):
+      bands_ax.fill_between(layers, dist.percentile(low), dist.percentile(high), color=color,
+                            alpha=alpha, linewidth=0)
+    bands_ax.plot(layers, dist.percentile(50.0), color=color,
+                  label=f'{label}: median, 25–75 %, 5–95 %')
+  bands_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+  bands_ax.set(xlabel='layer', ylabel='transform bias $b_T$',
+               title='Transform bias distribution per layer')
+  bands_ax.legend(fontsize='small')
+  bands_ax.grid(True, alpha=0.3)
+  _layer_map(map_ax, trained.bias, title='Trained transform biases', label='$b_T$')
+  fig.suptitle(title or 'Transform gate biases')
+  return save_figure(fig, path)
 
-  path = os.fspath(path)
-  if os.path.dirname(path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path, 'w', newline='', encoding='utf-8') as f:
-    writer = csv.writer(f)
-    writer.writerow(LAYER_CSV_FIELDS)
-    for layer in range(num_layers):
-      activity = '' if gates is None else repr(float(gates.layer_mean_activity[layer]))
-      writer.writerow([layer] + bias_columns(bias_init, layer) + bias_columns(bias_trained, layer)
-                      + [activity])
-  return path
+
+def plot_gate_activity(stats: GateStatistics, path: str | os.PathLike, *,
+                       title: str | None = None) -> str:
+  """Mean transform gate over the data: layers × units map and the per-layer mean (Fig. 2)."""
+  fig = Figure(figsize=(11, 4), layout='constrained')
+  map_ax, line_ax = fig.subplots(1, 2)
+  _layer_map(map_ax, stats.mean_activity, title='Mean transform gate T(x) per unit', vmin=0.0,
+             vmax=1.0, label='mean T(x)')
+  layers = np.arange(stats.num_layers)
+  low, high = np.percentile(stats.mean_activity, [5, 95], axis=1)
+  line_ax.fill_between(layers, low, high, color='tab:blue', alpha=0.2, linewidth=0,
+                       label='5–95 % of units')
+  line_ax.plot(layers, stats.layer_mean_activity, 'o-', color='tab:blue', markersize=3,
+               label='mean over units')
+  line_ax.set_ylim(0.0, 1.0)
+  line_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+  line_ax.set(xlabel='layer', ylabel='mean T(x)', title='Mean transform gate activity per layer')
+  line_ax.legend()
+  line_ax.grid(True, alpha=0.3)
+  fig.suptitle(title or f'Transform gate activity, {stats.name} ({stats.num_examples} examples)')
+  return save_figure(fig, path)
+
+
+def plot_example_gates(stats: GateStatistics, path: str | os.PathLike, *,
+                       num_examples: int | None = None, class_names: Sequence[str] | None = None,
+                       title: str | None = None) -> str:
+  """Single-example transform gate maps, layers × units, one panel per kept example (Fig. 2)."""
+  available = stats.example_gates.shape[0]
+  count = available if num_examples is None else num_examples
+  if not 1 <= count <= available:
+    raise ValueError(f'num_examples must be in [1, {available}] (the kept examples), got {count}.')
+  fig = Figure(figsize=(3.2 * count + 1.2, 3.6), layout='constrained')
+  axes = np.atleast_1d(fig.subplots(1, count, sharey=True))
+  for i, ax in enumerate(axes):
+    label = stats.example_labels[i]
+    name = (class_names[int(label)] if class_names is not None and np.ndim(label) == 0
+            else f'label {label}')
+    image = _layer_map(ax, stats.example_gates[i], title=f'example {i} ({name})', vmin=0.0, vmax=1.0,
+                       colorbar=False)
+    if i:
+      ax.set_ylabel('')
+  fig.colorbar(image, ax=list(axes), label='T(x)')
+  fig.suptitle(title or f'Transform gates of single examples, {stats.name}')
+  return save_figure(fig, path)
+
+
+def plot_class_gates(stats: GateStatistics, path: str | os.PathLike, *,
+                     class_names: Sequence[str] | None = None, max_classes: int = 10,
+                     title: str | None = None) -> str:
+  """Class mean gate minus overall mean, layers × units per class; and classes × layers (unit mean)
+  (Fig. 3)."""
+  deviation = stats.class_deviation
+  num_classes = deviation.shape[0]
+  shown = min(num_classes, max_classes)
+  names = list(class_names) if class_names is not None else [f'class {c}' for c in range(num_classes)]
+  columns = min(shown, 5)
+  rows = math.ceil(shown / columns)
+  fig = Figure(figsize=(2.6 * columns + 5, 2.6 * rows + 0.8), layout='constrained')
+  grid = fig.add_gridspec(rows, columns + 2)
+  limit = float(np.nanmax(np.abs(deviation[:shown]))) or 1.0
+  for c in range(shown):
+    ax = fig.add_subplot(grid[c // columns, c % columns])
+    image = _layer_map(ax, deviation[c], title=f'{names[c]} (n={stats.class_counts[c]})',
+                       cmap='RdBu_r', vmin=-limit, vmax=limit, colorbar=False)
+    if c % columns:
+      ax.set_ylabel('')
+    if c // columns != rows - 1:
+      ax.set_xlabel('')
+  summary_ax = fig.add_subplot(grid[:, columns:])
+  summary = deviation.mean(axis=2)
+  summary_limit = float(np.nanmax(np.abs(summary))) or 1.0
+  summary_image = summary_ax.imshow(summary, aspect='auto', interpolation='nearest', cmap='RdBu_r',
+                                    vmin=-summary_limit, vmax=summary_limit)
+  summary_ax.set(title='Mean over units', xlabel='layer', ylabel='class')
+  summary_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+  if num_classes <= 20:
+    summary_ax.set_yticks(range(num_classes), names)
+  fig.colorbar(summary_image, ax=summary_ax, label='class mean − overall mean')
+  fig.colorbar(image, ax=fig.axes[:shown], label='class mean T(x) − overall mean',
+               location='bottom', shrink=0.6)
+  fig.suptitle(title or f'Class-conditional transform gate activity, {stats.name}'
+               + (f' (first {shown} of {num_classes} classes)' if shown < num_classes else ''))
+  return save_figure(fig, path)
+
+
+# --------------------------------------------------------------------------- a trained run
+
+
+@dataclasses.dataclass(frozen=True)
+class GateAnalysis:
+  """Per gate site: bias distributions at init and trained, and gate statistics over the data."""
+
+  bias_init: dict[str, BiasDistribution]
+  bias_trained: dict[str, BiasDistribution]
+  statistics: dict[str, GateStatistics]
+  files: list[str]
+
+
+def analyze_gates_run(workdir: str, output_dir: str | None = None, *, split: str = 'train',
+                      num_examples: int = 4, batch_size: int | None = None,
+                      checkpoint: str | int = 'latest', run: LoadedRun | None = None) -> GateAnalysis:
+  """Transform biases at init (re-initialised from the run's config and seed) vs trained, and gate
+  activity over ``split``, of a trained run. Writes to ``output_dir`` (default: ``workdir``), per gate
+  site (one for the MLP; one per stage for the CNN, files suffixed by site): ``gates.csv`` (per
+  layer), ``gate_biases.png``, ``gate_activity.png``, ``gate_examples.png``, ``gate_classes.png``; and
+  ``gate_classes.csv`` (per site, class and layer) and ``gates.json`` (per site and layer)."""
+  run = run or load_run(workdir, checkpoint)
+  output_dir = output_dir or workdir
+  compared = compare_transform_biases(run.init_params(), run.params)
+  model = run.model
+
+  def apply_fn(variables, batch):
+    _, state = model.apply(variables, batch['inputs'], train=False, lengths=batch.get('length'),
+                           mutable=['intermediates'])
+    return state['intermediates']
+
+  num_classes = run.dataset.num_classes if run.dataset.label_shape == () else None
+  statistics = gate_statistics(apply_fn, {'params': run.params}, run.batches(split, batch_size),
+                               num_classes=num_classes, num_kept_examples=num_examples)
+  files, summary, class_rows = [], {}, []
+  for site, (init, trained) in compared.items():
+    stats = statistics[site]
+    suffix = '' if len(compared) == 1 else '_' + site.replace('/', '-')
+    title = f'{run.name} {site}'
+    files.append(write_layer_summary_csv(os.path.join(output_dir, f'gates{suffix}.csv'),
+                                         bias_init=init, bias_trained=trained, gates=stats))
+    files.append(plot_transform_biases(
+        init, trained, os.path.join(output_dir, f'gate_biases{suffix}.png'),
+        title=f'{title}: transform biases, init vs step {run.step}'))
+    files.append(plot_gate_activity(
+        stats, os.path.join(output_dir, f'gate_activity{suffix}.png'),
+        title=f'{title}: mean transform gate over {stats.num_examples} {split} examples'))
+    if stats.example_gates.shape[0]:
+      files.append(plot_example_gates(
+          stats, os.path.join(output_dir, f'gate_examples{suffix}.png'),
+          title=f'{title}: transform gates of single {split} examples'))
+    summary[site] = {
+        'bias_mean_init': init.mean, 'bias_mean_trained': trained.mean,
+        'bias_median_trained': np.median(trained.bias, axis=1),
+        'fraction_biases_decreased': float(np.mean(trained.bias < init.bias)),
+        'layer_mean_activity': stats.layer_mean_activity,
+        'example_labels': stats.example_labels, 'num_examples': stats.num_examples,
+    }
+    if num_classes is not None:
+      files.append(plot_class_gates(stats, os.path.join(output_dir, f'gate_classes{suffix}.png'),
+                                    title=f'{title}: class mean minus overall mean gate'))
+      class_layer = stats.class_layer_mean_activity
+      deviation = class_layer - stats.layer_mean_activity[None]
+      class_rows += [{'site': site, 'class': c, 'layer': layer,
+                      'mean_gate_activity': class_layer[c, layer],
+                      'deviation_from_mean': deviation[c, layer]}
+                     for c in range(class_layer.shape[0]) for layer in range(class_layer.shape[1])]
+      summary[site] |= {'class_layer_mean_activity': class_layer,
+                        'class_counts': stats.class_counts}
+  if class_rows:
+    files.append(write_csv(os.path.join(output_dir, 'gate_classes.csv'), GATE_CLASS_CSV_FIELDS,
+                           class_rows))
+  files.append(write_json(os.path.join(output_dir, 'gates.json'),
+                          {'step': run.step, 'split': split, 'sites': summary}))
+  return GateAnalysis(bias_init={s: d[0] for s, d in compared.items()},
+                      bias_trained={s: d[1] for s, d in compared.items()}, statistics=statistics,
+                      files=files)

@@ -1,5 +1,8 @@
 """Layer lesioning (Srivastava et al. 2015, Fig. 4): the loss when one layer's transform gate is closed.
 
+The whole experiment is here: the sweep over layers, its CSV and its figure, and :func:`lesion_run`,
+which lesions a trained run (``scripts/lesion.py``) and writes ``lesion.csv`` and ``lesion.png``.
+
 Lesioning layer l sets its transform gate to zero, T_l(x) = 0, so the coupled highway layer becomes a
 pure carry, ``y_l = x_l``, and every other layer is unchanged. For each layer in turn (and for the
 unlesioned network, the baseline) we measure over a whole data split
@@ -27,7 +30,8 @@ Contract with the model:
       logits  ``(*label.shape, num_classes)``.
 
 For sequence targets (``label`` of shape ``(B, T_out)``) every target position counts as one
-prediction in the means.
+prediction in the means. The per-batch sums are ``highway_jax.training.losses.metric_sums``, the same
+as training's evaluation.
 
 Example::
 
@@ -53,6 +57,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from highway_jax.analysis.runs import LoadedRun, checked_batches, load_run, write_csv
+from highway_jax.errors import ConfigError
+from highway_jax.training import losses
+from highway_jax.training.plots import save_figure
 
 Array = jax.Array
 ApplyFn = Callable[[Any, Mapping[str, Array], Array], Array]
@@ -99,12 +110,10 @@ def lesion_masks(num_layers: int, layers: Sequence[int] | None = None) -> np.nda
 
   ``layers=None`` means every layer, ``0 … num_layers − 1``.
   """
-  if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
-    raise ValueError(f'num_layers must be an integer >= 1, got {num_layers!r}.')
   layers = list(range(num_layers)) if layers is None else [int(l) for l in layers]
-  bad = [l for l in layers if not 0 <= l < num_layers]
-  if bad:
-    raise ValueError(f'layers must be indices in [0, {num_layers}), got {bad}.')
+  if num_layers < 1 or any(not 0 <= l < num_layers for l in layers):
+    raise ValueError(f'layers must be indices in [0, {num_layers}) of num_layers >= 1 layers; got '
+                     f'num_layers={num_layers!r} and layers {layers}.')
   masks = np.zeros((1 + len(layers), num_layers), dtype=bool)
   masks[np.arange(1, 1 + len(layers)), layers] = True
   return masks
@@ -114,155 +123,135 @@ def make_lesion_eval_step(apply_fn: ApplyFn) -> Callable[[Any, Mapping[str, Arra
   """The jitted step ``step(params, batch, masks) -> sums`` used by :func:`lesion_sweep`.
 
   ``masks`` is bool ``(M, num_layers)``; ``sums`` has ``'loss'`` and ``'correct'`` of shape ``(M,)``
-  (summed over real predictions of the batch), ``'count'`` (a scalar), and for the label check
-  ``'invalid_labels'`` (real predictions whose label is outside ``[0, num_classes)``) and
-  ``'num_classes'``. Build it once and pass it to several sweeps (``eval_step=``) to share the
-  compiled program between them.
+  (summed over the real predictions of the batch), ``'count'`` (their number), and for the label
+  check ``'invalid_labels'`` (real labels outside ``[0, num_classes)``) and ``'num_classes'``. Build
+  it once and pass it to several sweeps (``eval_step=``) to share the compiled program.
   """
-
-  def batch_sums(params, batch, lesion):
-    label = batch['label']
-    logits = apply_fn(params, batch, lesion)
-    if logits.shape[:-1] != label.shape:
-      raise ValueError(
-          f'apply_fn must return logits of shape (*label.shape, num_classes) = '
-          f'({", ".join(map(str, label.shape))}, num_classes); got {logits.shape}.')
-    num_classes = logits.shape[-1]
-    # The per-example mask weights every target position of that example.
-    weight = jnp.broadcast_to(
-        batch['mask'].reshape(batch['mask'].shape + (1,) * (label.ndim - 1)), label.shape)
-    real = weight > 0
-    valid = (label >= 0) & (label < num_classes)
-    # Padding may carry any label; index with 0 there so the gather stays in range.
-    safe_label = jnp.where(real & valid, label, 0)
-    log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-    nll = -jnp.take_along_axis(log_probs, safe_label[..., None], axis=-1)[..., 0]
-    correct = (jnp.argmax(logits, axis=-1) == label).astype(jnp.float32)
-    loss = jnp.sum(jnp.where(real, weight * nll, 0.0))
-    hits = jnp.sum(jnp.where(real, weight * correct, 0.0))
-    return loss, hits, jnp.sum(weight), jnp.sum(real & ~valid), num_classes
 
   @jax.jit
   def step(params, batch, masks):
-    num_classes = []  # Static (the logits' last axis); recorded while lax.map traces per_mask.
+    label, mask = batch['label'], batch['mask']
+    num_classes = []  # static (the logits' last axis), recorded while lax.map traces per_mask
 
-    def per_mask(m):
-      *sums, classes = batch_sums(params, batch, m)
-      num_classes.append(classes)
-      return tuple(sums)
+    def per_mask(lesion):
+      logits = apply_fn(params, batch, lesion)
+      num_classes.append(logits.shape[-1])
+      return losses.metric_sums(logits, label, mask)
 
-    loss, correct, count, invalid = jax.lax.map(per_mask, masks)
-    return {'loss': loss, 'correct': correct, 'count': count[0], 'invalid_labels': invalid[0],
+    sums = jax.lax.map(per_mask, masks)
+    real = jnp.broadcast_to(mask.reshape(mask.shape + (1,) * (label.ndim - 1)), label.shape) > 0
+    return {'loss': sums['loss'], 'correct': sums['correct'],
+            'count': sums.get('token_count', sums['count'])[0],
+            'invalid_labels': jnp.sum(real & ((label < 0) | (label >= num_classes[0]))),
             'num_classes': jnp.int32(num_classes[0])}
 
   return step
 
 
-def _checked_batch(batch: Mapping[str, Any], index: int) -> dict[str, Any]:
-  if not isinstance(batch, Mapping):
-    raise ValueError(f'batches must yield dicts of arrays; batch {index} is a {type(batch).__name__}.')
-  if 'inputs' not in batch or 'label' not in batch:
-    raise ValueError(
-        f"every batch needs 'inputs' and 'label'; batch {index} has keys {sorted(batch)}.")
-  batch = dict(batch)
-  label = np.asarray(batch['label'])
-  if not np.issubdtype(label.dtype, np.integer):
-    raise ValueError(f"batch['label'] must hold integer class ids; batch {index} has dtype {label.dtype}.")
-  if label.ndim < 1:
-    raise ValueError(f"batch['label'] must have a batch axis; batch {index} has shape {label.shape}.")
-  if 'mask' in batch:
-    mask = np.asarray(batch['mask'], dtype=np.float32)
-    if mask.shape != label.shape[:1]:
-      raise ValueError(
-          f"batch['mask'] must have shape (batch_size,) = {label.shape[:1]}; batch {index} has "
-          f'{mask.shape}.')
-  else:
-    mask = np.ones(label.shape[:1], np.float32)
-  batch['mask'] = mask
-  return batch
-
-
 def lesion_sweep(apply_fn: ApplyFn, params: Any, batches: Iterable[Mapping[str, Any]],
                  num_layers: int, *, layers: Sequence[int] | None = None,
                  eval_step: Callable[..., dict] | None = None) -> LesionResult:
-  """Loss and accuracy over ``batches`` with each of ``layers`` lesioned in turn, and unlesioned.
+  """Loss and accuracy over ``batches`` with each of ``layers`` (default: all) lesioned in turn.
 
-  Args:
-    apply_fn: ``apply_fn(params, batch, lesion) -> logits`` (see the module docstring).
-    params: passed to ``apply_fn`` unchanged.
-    batches: an iterable of dict batches (read once), each with ``'inputs'``, ``'label'`` and
-      optionally ``'mask'``. Equal batch shapes give a single compilation.
-    num_layers: length of the lesion mask ``apply_fn`` expects.
-    layers: which layers to lesion (default: all).
-    eval_step: a step from :func:`make_lesion_eval_step` to reuse; by default a new one.
-
-  Returns:
-    A :class:`LesionResult`.
+  ``apply_fn`` and the batches (read once) follow the module docstring's contract; ``num_layers`` is
+  the length of the lesion mask ``apply_fn`` expects; ``eval_step`` reuses a compiled step from
+  :func:`make_lesion_eval_step`.
   """
   masks = lesion_masks(num_layers, layers)
-  lesioned = np.argmax(masks[1:], axis=1)  # row 1 + i of masks is true only at layers[i]
-  masks = jnp.asarray(masks)
-  step = make_lesion_eval_step(apply_fn) if eval_step is None else eval_step
-  loss = np.zeros(masks.shape[0], np.float64)
-  correct = np.zeros(masks.shape[0], np.float64)
-  count = 0.0
-  num_batches = 0
-  for index, batch in enumerate(batches):
-    sums = jax.device_get(step(params, _checked_batch(batch, index), masks))
+  device_masks = jnp.asarray(masks)
+  step = eval_step or make_lesion_eval_step(apply_fn)
+  # Host-side float64 sums: float32 device sums would lose digits over a whole training set.
+  loss, correct, count = np.zeros(len(masks)), np.zeros(len(masks)), 0.0
+  for index, batch in checked_batches(batches):
+    sums = jax.device_get(step(params, batch, device_masks))
     if sums['invalid_labels']:
       raise ValueError(
           f"batch {index} has {int(sums['invalid_labels'])} real labels outside [0, num_classes="
           f"{int(sums['num_classes'])}) (num_classes from the logits' last axis).")
-    # Host-side float64 sums: float32 device sums would lose digits over a whole training set.
     loss += sums['loss']
     correct += sums['correct']
     count += float(sums['count'])
-    num_batches += 1
-  if num_batches == 0:
-    raise ValueError('batches is empty; lesioning needs at least one batch.')
-  if count == 0:
-    raise ValueError("every example of batches is masked out (batch['mask'] is all zero).")
-  return LesionResult(
-      layers=lesioned.astype(np.int64),
-      loss=loss[1:] / count,
-      accuracy=correct[1:] / count,
-      baseline_loss=float(loss[0] / count),
-      baseline_accuracy=float(correct[0] / count),
-      num_examples=int(round(count)),
-  )
+  return LesionResult(layers=np.argmax(masks[1:], axis=1).astype(np.int64),
+                      loss=loss[1:] / count, accuracy=correct[1:] / count,
+                      baseline_loss=float(loss[0] / count),
+                      baseline_accuracy=float(correct[0] / count), num_examples=int(round(count)))
 
 
 def write_lesion_csv(result: LesionResult, path: str | os.PathLike) -> str:
   """Writes ``result`` as CSV (columns :data:`CSV_FIELDS`; first row the baseline, layer ``'none'``)."""
-  path = os.fspath(path)
-  directory = os.path.dirname(path)
-  if directory:
-    os.makedirs(directory, exist_ok=True)
-  with open(path, 'w', newline='', encoding='utf-8') as f:
-    writer = csv.writer(f)
-    writer.writerow(CSV_FIELDS)
-    writer.writerow([BASELINE, repr(result.baseline_loss), repr(result.baseline_accuracy), 0.0, 0.0])
-    for layer, loss, accuracy, increase, drop in zip(
-        result.layers, result.loss, result.accuracy, result.loss_increase, result.accuracy_drop):
-      writer.writerow([int(layer), repr(float(loss)), repr(float(accuracy)),
-                       repr(float(increase)), repr(float(drop))])
-  return path
+  rows = [dict(lesioned_layer=BASELINE, loss=result.baseline_loss,
+               accuracy=result.baseline_accuracy, loss_increase=0.0, accuracy_drop=0.0)]
+  rows += [dict(zip(CSV_FIELDS, values)) for values in zip(
+      result.layers.tolist(), result.loss, result.accuracy, result.loss_increase,
+      result.accuracy_drop)]
+  return write_csv(os.fspath(path), CSV_FIELDS, rows)
 
 
 def read_lesion_csv(path: str | os.PathLike, num_examples: int = 0) -> LesionResult:
   """Reads a CSV written by :func:`write_lesion_csv` (the CSV does not store ``num_examples``)."""
   with open(path, newline='', encoding='utf-8') as f:
     rows = list(csv.DictReader(f))
-  baseline = [r for r in rows if r['lesioned_layer'] == BASELINE]
-  if len(baseline) != 1:
-    raise ValueError(f'{path}: expected exactly one row with lesioned_layer={BASELINE!r}, '
-                     f'found {len(baseline)}.')
+  (baseline,) = [r for r in rows if r['lesioned_layer'] == BASELINE]
   lesioned = [r for r in rows if r['lesioned_layer'] != BASELINE]
   return LesionResult(
       layers=np.array([int(r['lesioned_layer']) for r in lesioned], dtype=np.int64),
       loss=np.array([float(r['loss']) for r in lesioned]),
       accuracy=np.array([float(r['accuracy']) for r in lesioned]),
-      baseline_loss=float(baseline[0]['loss']),
-      baseline_accuracy=float(baseline[0]['accuracy']),
-      num_examples=num_examples,
-  )
+      baseline_loss=float(baseline['loss']), baseline_accuracy=float(baseline['accuracy']),
+      num_examples=num_examples)
+
+
+def plot_lesion(result: LesionResult, path: str | os.PathLike, *, log_scale: bool = True,
+                title: str | None = None) -> str:
+  """Loss and accuracy with each layer lesioned (markers) vs the unlesioned network (dashed line)."""
+  fig = Figure(figsize=(10, 3.6), layout='constrained')
+  for ax, values, baseline, ylabel, name in zip(
+      fig.subplots(1, 2), (result.loss, 100 * result.accuracy),
+      (result.baseline_loss, 100 * result.baseline_accuracy),
+      ('mean cross-entropy' + (' (log scale)' if log_scale else ''), 'accuracy (%)'),
+      ('Loss', 'Accuracy')):
+    ax.plot(result.layers, values, 'o-', color='tab:red', markersize=4,
+            label='layer lesioned (T = 0)')
+    ax.axhline(baseline, color='black', linestyle='--', label='no lesion')
+    if log_scale and name == 'Loss':
+      ax.set_yscale('log')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel='lesioned layer', ylabel=ylabel, title=f'{name} with one layer lesioned')
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+  fig.suptitle(title or f'Layer lesioning ({result.num_examples} predictions)')
+  return save_figure(fig, path)
+
+
+def num_lesion_layers(model) -> int:
+  """The length of ``model``'s lesion mask; ConfigError if it has no highway stack to lesion."""
+  layers = getattr(model, 'num_lesion_layers', None)
+  if layers is None or getattr(model, 'block', None) != 'highway' or layers < 1:
+    raise ConfigError(
+        f'the model ({type(model).__module__}, block={getattr(model, "block", None)!r}) has no '
+        "highway stack to lesion; use a run of a 'highway_mlp' or 'highway_cnn' model with "
+        "block 'highway'.")
+  return int(layers)
+
+
+def lesion_run(workdir: str, output_dir: str | None = None, *, split: str = 'train',
+               batch_size: int | None = None, checkpoint: str | int = 'latest',
+               run: LoadedRun | None = None) -> LesionResult:
+  """Lesions each highway layer of a trained run in turn over ``split``; writes CSV and figure.
+
+  Writes ``lesion.csv`` and ``lesion.png`` to ``output_dir`` (default: ``workdir``).
+  """
+  run = run or load_run(workdir, checkpoint)
+  model = run.model
+
+  def apply_fn(params, batch, lesion):
+    return model.apply({'params': params}, batch['inputs'], train=False,
+                       lengths=batch.get('length'), lesion=lesion)
+
+  result = lesion_sweep(apply_fn, run.params, run.batches(split, batch_size),
+                        num_layers=num_lesion_layers(model))
+  output_dir = output_dir or workdir
+  write_lesion_csv(result, os.path.join(output_dir, 'lesion.csv'))
+  plot_lesion(result, os.path.join(output_dir, 'lesion.png'), title=(
+      f'Lesioning {run.name}: {split} set, {result.num_examples} examples, step {run.step}'))
+  return result

@@ -5,12 +5,14 @@
     config_validation.py  validate_config(): one-line ConfigErrors for bad fields
     optimizers.py         optax optimizers and learning-rate schedules from the config
     losses.py             softmax cross-entropy and accuracy as per-batch sums
-    state.py              TrainState and its initialisation
-    parallel.py           data parallelism (jit + NamedSharding on a 'data' mesh), multi-host init
+    parallel.py           data parallelism (jit + NamedSharding on a 'data' mesh)
+    workdir.py            the work directory's files: names, JSON, metrics.jsonl, TensorBoard
     checkpoints.py        Orbax CheckpointManager of (train state, data iterator)
-    metrics.py, plots.py  metrics.jsonl, TensorBoard, console progress, PNG curves
-    evaluation.py         evaluation passes and evaluate_checkpoint()
-    train.py              train_and_evaluate()
+    plots.py              the figure DPI and the one training-curve plot
+    setup.py              setup(config) -> Setup (data, model, optimizer, keys), TrainState;
+                          evaluate() a split
+    evaluation.py         restore_run(), evaluate_checkpoint()       (setup.py, checkpoints.py)
+    train.py              train_and_evaluate(), console progress     (setup.py, checkpoints.py)
 
 Example::
 
@@ -20,7 +22,7 @@ Example::
 from highway_jax.training.defaults import default_config, load_config_file, parse_arg, runlocal
 from highway_jax.errors import CheckpointError, ConfigError, NonFiniteLossError
 from highway_jax.training.evaluation import evaluate_checkpoint
-from highway_jax.training.train import train_and_evaluate
+from highway_jax.training.train import format_metrics, train_and_evaluate
 
 __all__ = [
     'CheckpointError',
@@ -28,6 +30,7 @@ __all__ = [
     'NonFiniteLossError',
     'default_config',
     'evaluate_checkpoint',
+    'format_metrics',
     'load_config_file',
     'parse_arg',
     'runlocal',

@@ -21,6 +21,7 @@ compared with the target's. Any mismatch (e.g. a different model width) or unrea
 Example::
 
     ckpt = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=2, best_metric='accuracy')
+    # or, for a run: Checkpointer.of_run(workdir, config)
     if ckpt.latest_step() is not None:
       state, iterator = ckpt.restore(ckpt.latest_step(), abstract_state, iterator)
     ckpt.save(step, state, iterator, metrics={'accuracy': 0.97, 'loss': 0.1})
@@ -39,19 +40,14 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
 from highway_jax.errors import CheckpointError
+from highway_jax.training.workdir import CHECKPOINT_DIR
 
 
-def _path_str(path) -> str:
-  return '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path)
-
-
-def _stored_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
-  shapes = {}
-  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-    shape = getattr(leaf, 'shape', None)
-    if shape is not None:
-      shapes[_path_str(path)] = tuple(shape)
-  return shapes
+def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+  """``{'params/stack/layers/H/kernel': shape, ...}`` of the arrays in ``tree``."""
+  return {'/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path):
+          tuple(leaf.shape)
+          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0] if hasattr(leaf, 'shape')}
 
 
 class Checkpointer:
@@ -59,31 +55,30 @@ class Checkpointer:
 
   def __init__(self, directory: str, *, keep: int = 2, best_metric: str = '',
                best_mode: str = 'max', async_checkpointing: bool = True):
-    if keep < 1:
-      raise ValueError(f'keep must be >= 1, got {keep}.')
-    if best_mode not in ('max', 'min'):
-      raise ValueError(f"best_mode must be 'max' or 'min', got {best_mode!r}.")
     self.directory = os.path.abspath(directory)
     self.best_metric = best_metric
     policies = [checkpoint_managers.LatestN(n=keep)]
-    best_fn = None
+    best_fn = (lambda metrics: metrics[best_metric]) if best_metric else None
     if best_metric:
-      best_fn = lambda metrics: metrics[best_metric]  # pylint: disable=unnecessary-lambda-assignment
       policies.append(checkpoint_managers.BestN(
           get_metric_fn=best_fn, reverse=best_mode == 'min', n=1,
           keep_checkpoints_without_metrics=False))
     options = ocp.CheckpointManagerOptions(
-        preservation_policy=checkpoint_managers.AnyPreservationPolicy(policies),
-        best_fn=best_fn,
-        best_mode=best_mode,
-        cleanup_tmp_directories=True,
-        enable_async_checkpointing=async_checkpointing,
-    )
+        preservation_policy=checkpoint_managers.AnyPreservationPolicy(policies), best_fn=best_fn,
+        best_mode=best_mode, cleanup_tmp_directories=True,
+        enable_async_checkpointing=async_checkpointing)
     # Naming the handlers lets a fresh manager read a checkpoint's metadata before any restore.
     self._manager = ocp.CheckpointManager(
         self.directory, options=options,
         item_handlers={'state': ocp.StandardCheckpointHandler(),
                        'data': grain.checkpoint.CheckpointHandler()})
+
+  @classmethod
+  def of_run(cls, workdir: str, config, *, async_checkpointing: bool = False) -> Checkpointer:
+    """The checkpoints of the run in ``workdir``, kept as its ``config`` says."""
+    return cls(os.path.join(workdir, CHECKPOINT_DIR), keep=config.keep_checkpoints,
+               best_metric=config.best_metric, best_mode=config.best_mode,
+               async_checkpointing=async_checkpointing)
 
   def step_path(self, step: int) -> str:
     return os.path.join(self.directory, str(step))
@@ -96,9 +91,7 @@ class Checkpointer:
 
   def best_step(self) -> int | None:
     """The step of the best checkpoint by ``best_metric`` (None when untracked or none saved)."""
-    if not self.best_metric:
-      return None
-    return self._manager.best_step()
+    return self._manager.best_step() if self.best_metric else None
 
   def save(self, step: int, state: Any, data_iterator: Any = None,
            metrics: Mapping[str, float] | None = None) -> bool:
@@ -111,19 +104,20 @@ class Checkpointer:
     metrics = {k: float(v) for k, v in metrics.items()} if metrics else None
     return self._manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
 
-  def _check_compatible(self, step: int, abstract_state: Any) -> None:
+  def restore(self, step: int, abstract_state: Any, data_iterator: Any = None):
+    """Restores ``(state, data_iterator)`` of ``step`` into the given abstract state and iterator.
+
+    Raises:
+      CheckpointError: the checkpoint is unreadable or its arrays don't match ``abstract_state``.
+    """
     path = self.step_path(step)
     try:
       metadata = self._manager.item_metadata(step)['state']
-      stored_tree = getattr(metadata, 'tree', metadata)
+      stored = _shapes(getattr(metadata, 'tree', metadata))
     except Exception as e:  # pylint: disable=broad-except
-      raise CheckpointError(
-          f'Checkpoint {path} is unreadable ({type(e).__name__}: {e}). Delete it to start over, or '
-          'use another --workdir.') from e
-    if stored_tree is None:
-      raise CheckpointError(f'Checkpoint {path} has no train state. Delete it or use another --workdir.')
-    stored = _stored_shapes(stored_tree)
-    expected = _stored_shapes(abstract_state)
+      raise CheckpointError(f'Checkpoint {path} is unreadable ({type(e).__name__}: {e}). Delete it '
+                            'to start over, or use another --workdir.') from e
+    expected = _shapes(abstract_state)
     # Parameters first: a different model shows up there most readably.
     for key in sorted(set(stored) | set(expected), key=lambda k: (not k.startswith('params'), k)):
       if stored.get(key) != expected.get(key):
@@ -131,25 +125,16 @@ class Checkpointer:
                 'not in the current model' if key not in expected else
                 f'shape {stored[key]} in the checkpoint but {expected[key]} in the current model')
         raise CheckpointError(
-            f'Checkpoint {path} does not match the current config: {key} is {what}. '
-            'Use another --workdir for a different model, or delete the checkpoints to start over.')
-
-  def restore(self, step: int, abstract_state: Any, data_iterator: Any = None):
-    """Restores ``(state, data_iterator)`` of ``step`` into the given abstract state and iterator.
-
-    Raises:
-      CheckpointError: the checkpoint is unreadable or its arrays don't match ``abstract_state``.
-    """
-    self._check_compatible(step, abstract_state)
+            f'Checkpoint {path} does not match the current config: {key} is {what}. Use another '
+            '--workdir for a different model, or delete the checkpoints to start over.')
     items = {'state': ocp.args.StandardRestore(abstract_state)}
     if data_iterator is not None:
       items['data'] = grain.checkpoint.CheckpointRestore(data_iterator)
     try:
       restored = self._manager.restore(step, args=ocp.args.Composite(**items))
     except Exception as e:  # pylint: disable=broad-except
-      raise CheckpointError(
-          f'Cannot restore checkpoint {self.step_path(step)} ({type(e).__name__}: {e}). Delete it to '
-          'start over, or use another --workdir.') from e
+      raise CheckpointError(f'Cannot restore checkpoint {path} ({type(e).__name__}: {e}). Delete it '
+                            'to start over, or use another --workdir.') from e
     return restored['state'], restored['data'] if data_iterator is not None else None
 
   def reached_preemption(self, step: int) -> bool:

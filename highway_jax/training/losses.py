@@ -15,9 +15,8 @@ over many batches, devices and processes are exact means after :func:`normalize`
 
 Example::
 
-    sums = metric_sums(logits, labels, mask)        # inside jit, per batch
-    total = add_sums(total, jax.device_get(sums))   # on the host
-    normalize(total)                                # {'loss': …, 'accuracy': …}
+    sums = [metric_sums(logits, labels, mask) for ...]   # inside jit, per batch
+    normalize(jax.device_get(sums))                      # on the host: {'loss': …, 'accuracy': …}
 """
 
 from __future__ import annotations
@@ -40,47 +39,38 @@ def _check_shapes(logits: Array, labels: Array) -> None:
 def mean_cross_entropy(logits: Array, labels: Array) -> Array:
   """Mean softmax cross-entropy over all label entries, computed in float32."""
   _check_shapes(logits, labels)
-  losses = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels)
-  return jnp.mean(losses)
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels))
 
 
 def metric_sums(logits: Array, labels: Array, mask: Array | None = None) -> dict[str, Array]:
-  """Summed loss and accuracy of one batch (module docstring)."""
+  """Summed loss and accuracy of one batch (module docstring).
+
+  Padding (mask 0) may carry any label, even one outside ``[0, num_classes)``: it is never read.
+  """
   _check_shapes(logits, labels)
-  batch = labels.shape[0]
-  mask = jnp.ones((batch,), jnp.float32) if mask is None else mask.astype(jnp.float32)
-  losses = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels)
+  mask = jnp.ones(labels.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
+  weight = jnp.broadcast_to(mask.reshape(mask.shape + (1,) * (labels.ndim - 1)), labels.shape)
+  real = weight > 0
+  losses = optax.softmax_cross_entropy_with_integer_labels(
+      logits.astype(jnp.float32), jnp.where(real, labels, 0))
   correct = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
-  if labels.ndim == 1:
-    return {
-        'loss': jnp.sum(losses * mask),
-        'correct': jnp.sum(correct * mask),
-        'count': jnp.sum(mask),
-    }
-  extra_axes = tuple(range(1, labels.ndim))
-  tokens = np.prod(labels.shape[1:])
-  return {
-      'loss': jnp.sum(jnp.sum(losses, axis=extra_axes) * mask),
-      'correct': jnp.sum(jnp.sum(correct, axis=extra_axes) * mask),
-      'sequence_correct': jnp.sum(jnp.all(correct > 0, axis=extra_axes) * mask),
-      'count': jnp.sum(mask),
-      'token_count': jnp.sum(mask) * tokens,
-  }
+  sums = {'loss': jnp.sum(jnp.where(real, weight * losses, 0.0)),
+          'correct': jnp.sum(jnp.where(real, weight * correct, 0.0)),
+          'count': jnp.sum(mask)}
+  if labels.ndim > 1:
+    extra_axes = tuple(range(1, labels.ndim))
+    sums['sequence_correct'] = jnp.sum(jnp.all(correct > 0, axis=extra_axes) * mask)
+    sums['token_count'] = jnp.sum(mask) * np.prod(labels.shape[1:])
+  return sums
 
 
-def add_sums(total: dict[str, float] | None, sums: dict[str, float]) -> dict[str, float]:
-  """Adds two dicts of metric sums (``total`` may be None)."""
-  sums = {k: float(v) for k, v in sums.items()}
-  if total is None:
-    return sums
-  return {k: total[k] + sums[k] for k in total}
+def normalize(sums: list[dict[str, float]]) -> dict[str, float]:
+  """Means over several batches' sums: loss, accuracy (and sequence_accuracy for sequence targets).
 
-
-def normalize(total: dict[str, float]) -> dict[str, float]:
-  """Means from summed metrics: loss, accuracy (and sequence_accuracy for sequence targets)."""
+  Adds on the host in float64; raises ZeroDivisionError over no examples.
+  """
+  total = {k: sum(float(s[k]) for s in sums) for k in sums[0]}
   denominator = total.get('token_count', total['count'])
-  if denominator <= 0:
-    raise ValueError(f'cannot normalize metrics over zero examples: {total}.')
   result = {'loss': total['loss'] / denominator, 'accuracy': total['correct'] / denominator}
   if 'sequence_correct' in total:
     result['sequence_accuracy'] = total['sequence_correct'] / total['count']

@@ -108,34 +108,23 @@ def decay_mask(params):
 
 def create_optimizer(config: ml_collections.ConfigDict,
                      total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """The optax transformation and its learning-rate schedule (module docstring)."""
+  """The optax transformation and its learning-rate schedule (module docstring).
+
+  ``config.optimizer``'s name and non-negative rates are checked once, by ``validate_config``.
+  """
   opt = config.optimizer
   schedule = create_learning_rate_schedule(config, total_steps)
-  if opt.name not in OPTIMIZERS:
-    raise choice_error('config.optimizer.name', opt.name, OPTIMIZERS)
-  if opt.learning_rate <= 0:
-    raise ConfigError(f'config.optimizer.learning_rate must be > 0, got {opt.learning_rate}.')
-  if opt.weight_decay < 0 or opt.grad_clip_norm < 0:
-    raise ConfigError('config.optimizer.weight_decay and config.optimizer.grad_clip_norm must be >= 0, '
-                      f'got {opt.weight_decay} and {opt.grad_clip_norm}.')
-
-  chain = []
-  if opt.grad_clip_norm > 0:
-    chain.append(optax.clip_by_global_norm(float(opt.grad_clip_norm)))
-  if opt.name == 'adamw':
-    chain.append(optax.adamw(schedule, b1=opt.b1, b2=opt.b2, eps=opt.eps,
-                             weight_decay=float(opt.weight_decay), mask=decay_mask))
-    return optax.chain(*chain), schedule
-
-  if opt.weight_decay > 0:
+  if opt.name in ('momentum', 'nesterov') and not 0.0 <= opt.momentum < 1.0:
+    raise ConfigError(f'config.optimizer.momentum must be in [0, 1), got {opt.momentum}.')
+  chain = [optax.clip_by_global_norm(float(opt.grad_clip_norm))] if opt.grad_clip_norm > 0 else []
+  if opt.weight_decay > 0 and opt.name != 'adamw':  # L2 on the gradient; adamw decouples it
     chain.append(optax.add_decayed_weights(float(opt.weight_decay), mask=decay_mask))
-  if opt.name == 'sgd':
-    chain.append(optax.sgd(schedule))
-  elif opt.name in ('momentum', 'nesterov'):
-    if not 0.0 <= opt.momentum < 1.0:
-      raise ConfigError(f'config.optimizer.momentum must be in [0, 1), got {opt.momentum}.')
-    chain.append(optax.sgd(schedule, momentum=float(opt.momentum),
-                           nesterov=opt.name == 'nesterov'))
-  else:  # adam
-    chain.append(optax.adam(schedule, b1=opt.b1, b2=opt.b2, eps=opt.eps))
+  chain.append({
+      'sgd': lambda: optax.sgd(schedule),
+      'momentum': lambda: optax.sgd(schedule, momentum=float(opt.momentum)),
+      'nesterov': lambda: optax.sgd(schedule, momentum=float(opt.momentum), nesterov=True),
+      'adam': lambda: optax.adam(schedule, b1=opt.b1, b2=opt.b2, eps=opt.eps),
+      'adamw': lambda: optax.adamw(schedule, b1=opt.b1, b2=opt.b2, eps=opt.eps,
+                                   weight_decay=float(opt.weight_decay), mask=decay_mask),
+  }[opt.name]())
   return optax.chain(*chain), schedule

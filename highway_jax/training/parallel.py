@@ -9,9 +9,7 @@ Each process loads only its share of a batch: ``batch_size // jax.process_count(
 its data shard (``shard_index=jax.process_index()``), and ``shard_batch`` assembles the global array
 with ``jax.make_array_from_process_local_data``.
 
-Multi-host runs: :func:`initialize_distributed` calls ``jax.distributed.initialize()`` when the
-process was launched in a multi-process environment (explicit ``JAX_COORDINATOR_ADDRESS``, a Cloud
-TPU pod slice, SLURM or Open MPI with more than one task). Call it before any other JAX call.
+Multi-host runs: the scripts call ``jax.distributed.initialize()`` first (``scripts/_common.py``).
 
 Example::
 
@@ -22,35 +20,15 @@ Example::
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from highway_jax.errors import ConfigError
+
 DATA_AXIS = 'data'
-
-
-def _multi_process_environment() -> bool:
-  env = os.environ
-  if env.get('JAX_COORDINATOR_ADDRESS'):
-    return True
-  hosts = [h for h in env.get('TPU_WORKER_HOSTNAMES', '').split(',') if h]
-  if len(hosts) > 1:
-    return True
-  for count in ('SLURM_NTASKS', 'OMPI_COMM_WORLD_SIZE'):
-    if int(env.get(count, '1') or '1') > 1:
-      return True
-  return False
-
-
-def initialize_distributed() -> bool:
-  """Initialises multi-process JAX when launched as one of several processes; returns whether it did."""
-  if not _multi_process_environment():
-    return False
-  jax.distributed.initialize()
-  return True
 
 
 def create_mesh() -> Mesh:
@@ -74,10 +52,10 @@ def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array
 
 
 def check_batch_size(name: str, batch_size: int) -> None:
-  """Raises ValueError unless ``batch_size`` splits evenly over devices and processes."""
+  """Raises ConfigError unless ``batch_size`` splits evenly over devices and processes."""
   devices, processes = jax.device_count(), jax.process_count()
   if batch_size < 1 or batch_size % devices or batch_size % processes:
-    raise ValueError(
+    raise ConfigError(
         f'{name}={batch_size} must be a positive multiple of the number of devices ({devices}) '
         f'and of processes ({processes}).')
 

@@ -1,62 +1,80 @@
-"""PNG plots of the loss and accuracy curves of a run, read from ``workdir/metrics.jsonl``.
+"""PNG figures: the one DPI setting, the figure writer, and the one training-curve plot.
 
-``plot_curves(workdir)`` writes ``workdir/loss.png`` (training and evaluation loss against the step,
-log scale) and ``workdir/accuracy.png`` (every metric whose name contains 'accuracy', per split), and
-returns their paths. It uses matplotlib's Agg backend, so it works without a display.
+Figures are ``matplotlib.figure.Figure`` objects drawn on the Agg canvas without pyplot, so they work
+without a display and touch no global backend state. Every figure of the package (training curves
+here, the experiments' figures in ``highway_jax.analysis``) is written by :func:`save_figure` at
+:data:`DPI`.
+
+``plot_curves({label: (steps, values)}, path, ylabel=...)`` draws one line per label against the step
+(a single point as a marker). A training run calls :func:`plot_run`, which writes
+``workdir/loss.png`` (the loss of every split, log scale) and ``workdir/accuracy.png`` (every metric
+whose name contains 'accuracy', per split) from ``metrics.jsonl``.
 
 Example::
 
-    from highway_jax.training.plots import plot_curves
-    plot_curves('runs/digits_highway')   # ['runs/digits_highway/loss.png', '.../accuracy.png']
+    from highway_jax.training.plots import plot_run
+    plot_run('runs/digits_highway')   # ['runs/digits_highway/loss.png', '.../accuracy.png']
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from highway_jax.training.metrics import read_metrics
+from matplotlib.figure import Figure
+
+from highway_jax.training.workdir import read_metrics
+
+DPI = 80
+"""Dots per inch of every PNG the package writes."""
 
 
-def _series(records, split, name):
-  points = [(r['step'], r[name]) for r in records if r['split'] == split and name in r]
+def save_figure(fig: Figure, path: str | os.PathLike) -> str:
+  """Writes ``fig`` to ``path`` at :data:`DPI` (creating the directory); returns the path."""
+  path = os.fspath(path)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path, dpi=DPI)
+  return path
+
+
+def metric_curve(records: Sequence[Mapping[str, Any]], split: str,
+                 metric: str) -> tuple[list[int], list[float]]:
+  """``(steps, values)`` of ``metric`` in the ``split`` records of a metrics.jsonl, by step."""
+  points = sorted((r['step'], r[metric]) for r in records if r.get('split') == split and metric in r)
   return [p[0] for p in points], [p[1] for p in points]
 
 
-def plot_curves(workdir: str) -> list[str]:
-  """Writes loss.png and accuracy.png into ``workdir`` (module docstring); returns their paths."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+                path: str | os.PathLike, *, ylabel: str, log_scale: bool = True,
+                title: str | None = None) -> str:
+  """One line per ``{label: (steps, values)}`` against the step; log y if all values are > 0."""
+  fig = Figure(figsize=(7, 4.2), layout='constrained')
+  ax = fig.add_subplot()
+  for label, (steps, values) in curves.items():
+    ax.plot(steps, values, 'o-' if len(steps) == 1 else '-', label=label)
+  log_scale = log_scale and all(v > 0 for _, values in curves.values() for v in values)
+  if log_scale:
+    ax.set_yscale('log')
+  ax.set(xlabel='step', ylabel=ylabel + (' (log scale)' if log_scale else ''), title=title or '')
+  ax.legend()
+  ax.grid(True, which='both', alpha=0.3)
+  return save_figure(fig, path)
 
+
+def plot_run(workdir: str) -> list[str]:
+  """Writes loss.png and accuracy.png of the run in ``workdir`` (module docstring); their paths."""
   records = read_metrics(workdir)
   splits = sorted({r['split'] for r in records})
   paths = []
-  for kind, log_scale in (('loss', True), ('accuracy', False)):
-    fig, ax = plt.subplots(figsize=(6, 4))
-    drawn = False
+  for kind in ('loss', 'accuracy'):
+    curves = {}
     for split in splits:
       names = sorted({k for r in records if r['split'] == split for k in r
                       if (k == 'loss' if kind == 'loss' else 'accuracy' in k)})
       for name in names:
-        steps, values = _series(records, split, name)
-        label = f'{split} {name}' if name != kind else split
-        if len(steps) == 1:
-          ax.plot(steps, values, 'o', label=label)
-        else:
-          ax.plot(steps, values, label=label)
-        drawn = True
-    if not drawn:
-      plt.close(fig)
-      continue
-    if log_scale and all(r.get('loss', 1.0) > 0 for r in records):
-      ax.set_yscale('log')
-    ax.set_xlabel('step')
-    ax.set_ylabel(kind)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = os.path.join(workdir, f'{kind}.png')
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    paths.append(path)
+        curves[split if name == kind else f'{split} {name}'] = metric_curve(records, split, name)
+    if curves:
+      paths.append(plot_curves(curves, os.path.join(workdir, f'{kind}.png'), ylabel=kind,
+                               log_scale=kind == 'loss'))
   return paths

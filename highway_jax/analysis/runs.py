@@ -1,0 +1,178 @@
+"""What the experiments share: runs to train or reuse and to load, batch checks, curves, CSV.
+
+* :func:`train_or_reuse` trains a config into a work directory, or reads back the results of a
+  finished run of the same config (so rerunning an experiment skips finished runs); a diverged run
+  is recorded in ``diverged.json``, so a search goes on. :func:`with_step_budget` shortens a config.
+* :func:`load_run` restores a trained run's checkpoint as a :class:`LoadedRun`.
+* :func:`checked_batches` is the one check of the batches every analysis reads: dicts with
+  ``'inputs'``, integer ``'label'`` ``(B, ...)`` and optionally ``'mask'`` ``(B,)`` (1 real, 0 padding).
+
+Example::
+
+    from highway_jax.analysis import runs
+    results = runs.train_or_reuse(runs.with_step_budget(config, 200), 'runs/a')
+    run = runs.load_run('runs/a')
+    run.params, run.init_params()
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import ml_collections
+import numpy as np
+
+from highway_jax import data
+from highway_jax.errors import ConfigError, NonFiniteLossError
+from highway_jax.training import train_and_evaluate
+from highway_jax.training.evaluation import restore_run
+from highway_jax.training.plots import metric_curve, plot_curves
+from highway_jax.training.setup import Setup, check_split
+from highway_jax.training.workdir import (CONFIG_FILE, RESULTS_FILE, config_json, read_json,
+                                          read_metrics, write_json)
+
+DIVERGED_FILE = 'diverged.json'
+
+
+def with_step_budget(config: ml_collections.ConfigDict, steps: int | None) -> ml_collections.ConfigDict:
+  """A copy of ``config`` trained for ``steps`` optimizer steps (None: unchanged).
+
+  Warmup is capped at a tenth of the budget, evaluation and checkpoints happen only at the end, and
+  the training loss is logged about 25 times, enough for a curve.
+  """
+  config = ml_collections.ConfigDict(config.to_dict())
+  if steps is not None:
+    config.num_train_steps = int(steps)
+    config.schedule.warmup_steps = min(config.schedule.warmup_steps, steps // 10)
+    config.log_every_steps = max(1, min(config.log_every_steps, steps // 25))
+    config.eval_every_steps = 0
+    config.checkpoint_every_steps = 0
+  return config
+
+
+def train_or_reuse(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Trains ``config`` in ``workdir``, or returns the results of a finished run of the same config.
+
+  A finished run is a ``results.json`` (or ``diverged.json``) next to a ``config.json`` equal to
+  ``config``. A diverged run returns ``{'diverged': True, 'error': message}``.
+
+  Raises:
+    ConfigError: ``workdir`` holds a finished run of a different config.
+  """
+  config_path = os.path.join(workdir, CONFIG_FILE)
+  for name in (RESULTS_FILE, DIVERGED_FILE):
+    path = os.path.join(workdir, name)
+    if os.path.exists(path):
+      if not os.path.exists(config_path) or read_json(config_path) != config_json(config):
+        raise ConfigError(f'{workdir} holds a finished run of a different config; remove it or use '
+                          'another work directory.')
+      return read_json(path)
+  try:
+    return train_and_evaluate(config, workdir)
+  except NonFiniteLossError as e:
+    payload = {'diverged': True, 'error': ' '.join(str(e).split())}
+    write_json(config_path, config_json(config))
+    write_json(os.path.join(workdir, DIVERGED_FILE), payload)
+    return payload
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedRun:
+  """A trained run restored from its work directory: its ``Setup``, parameters and step."""
+
+  workdir: str
+  setup: Setup
+  params: Any
+  step: int
+
+  @property
+  def dataset(self) -> data.Dataset:
+    return self.setup.dataset
+
+  @property
+  def model(self):
+    return self.setup.model
+
+  @property
+  def name(self) -> str:
+    return os.path.basename(os.path.normpath(self.workdir))
+
+  def init_params(self) -> Any:
+    """The parameters the run started from (same config and seed)."""
+    return self.setup.init_state().params
+
+  def batches(self, split: str, batch_size: int | None = None) -> data.EvalBatches:
+    """Every example of ``split`` in padded batches (default size: the run's eval batch)."""
+    check_split(self.dataset, split)
+    size = min(batch_size or self.setup.config.eval_batch_size, self.dataset.num_examples[split])
+    return data.eval_batches(self.dataset, split, batch_size=size)
+
+
+def load_run(workdir: str, checkpoint: str | int = 'latest') -> LoadedRun:
+  """Restores the checkpoint (``'latest'``, ``'best'`` or a step) of the run in ``workdir``.
+
+  Raises:
+    CheckpointError: no ``config.json``, no checkpoint, or one that doesn't fit the config.
+  """
+  s, state, step = restore_run(workdir, checkpoint)
+  return LoadedRun(workdir=workdir, setup=s, params=state.params, step=step)
+
+
+def checked_batches(batches: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+  """``(index, batch)`` with ``batch['mask']`` filled in; ValueError for a malformed batch.
+
+  After the last batch, a ValueError if there was no real example at all (no batch, or all masked).
+  """
+  real = 0.0
+  for index, batch in enumerate(batches):
+    label = mask = None
+    if isinstance(batch, Mapping) and 'inputs' in batch and 'label' in batch:
+      label = np.asarray(batch['label'])
+      mask = np.asarray(batch.get('mask', np.ones(label.shape[:1])), np.float32)
+    if (label is None or not np.issubdtype(label.dtype, np.integer) or label.ndim < 1
+        or mask.shape != label.shape[:1]):
+      got = (f'label {label.dtype} {label.shape}, mask {mask.shape}' if label is not None else
+             f'keys {sorted(batch)}' if isinstance(batch, Mapping) else type(batch).__name__)
+      raise ValueError("batches must yield dicts with 'inputs' and 'label' (integer class ids, "
+                       f"(batch, ...)) and optionally 'mask' (batch,); batch {index} has {got}.")
+    real += float(mask.sum())
+    yield index, {**batch, 'mask': mask}
+  if not real:
+    raise ValueError("batches is empty or every example is masked out (batch['mask'] all zero).")
+
+
+def plot_metric_curves(runs: Mapping[str, str | os.PathLike | Sequence[Mapping[str, Any]]],
+                       path: str | os.PathLike, *, metric: str = 'loss', split: str = 'train',
+                       log_scale: bool = True, title: str | None = None) -> str:
+  """``metric`` of ``split`` against the step, one line per ``{label: run}``.
+
+  A run is a work directory, its ``metrics.jsonl``, or the records (dicts with 'step', 'split' and
+  the metric).
+  """
+  curves = {}
+  for label, run in runs.items():
+    records = run if isinstance(run, Sequence) and not isinstance(run, str) else read_metrics(run)
+    curves[label] = metric_curve(records, split, metric)
+    if not curves[label][0]:
+      available = sorted({(r['split'], k) for r in records for k in r if k not in ('split', 'step')})
+      raise ConfigError(f'run {label!r} has no {metric!r} for split {split!r}; it has (split, '
+                        f'metric) {available}.')
+  return plot_curves(curves, path, ylabel=f'{split} {metric}', log_scale=log_scale,
+                     title=title or f'{split} {metric} per step')
+
+
+def write_csv(path: str, fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+  """One row per mapping (missing or None values empty, floats as ``repr``); returns ``path``."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'w', newline='', encoding='utf-8') as f:
+    writer = csv.DictWriter(f, fieldnames=fields, extrasaction='ignore')
+    writer.writeheader()
+    for row in rows:
+      writer.writerow({k: '' if row.get(k) is None else
+                       repr(float(row[k])) if isinstance(row[k], (float, np.floating)) else row[k]
+                       for k in fields})
+  return path

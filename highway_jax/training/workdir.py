@@ -1,0 +1,123 @@
+"""The files of a work directory: their names, the JSON writer, and metrics.jsonl.
+
+A training run's ``workdir`` holds::
+
+    config.json     the config the run was started with (a resumed run overwrites it)
+    metrics.jsonl   one JSON object per logged (step, split), appended (a resumed run appends)
+    results.json    the final metrics, written once at the end
+    checkpoints/    Orbax checkpoints, one directory per step (checkpoints.py)
+    loss.png, accuracy.png, events.out.tfevents.*   curves (plots.py) and TensorBoard events
+
+A ``metrics.jsonl`` record::
+
+    {"step": 1200, "split": "train", "loss": 0.123, "accuracy": 0.965, "learning_rate": 0.05, ...}
+
+Readers keep the last record per (split, step), so the steps a resumed run repeats count once. Every
+JSON file is written atomically (a temporary file, then ``os.replace``), so a run killed mid-write
+leaves the previous version.
+
+Example::
+
+    writer = MetricWriter(workdir)
+    writer.write_scalars(1200, 'train', {'loss': 0.12, 'accuracy': 0.96})
+    writer.close()
+    read_metrics(workdir)   # [{'step': 1200, 'split': 'train', 'loss': 0.12, 'accuracy': 0.96}]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import ml_collections
+import numpy as np
+import tensorboardX
+
+from highway_jax.errors import CheckpointError, ConfigError
+
+CONFIG_FILE = 'config.json'
+RESULTS_FILE = 'results.json'
+METRICS_FILE = 'metrics.jsonl'
+CHECKPOINT_DIR = 'checkpoints'
+
+
+def write_json(path: str, payload: Any) -> str:
+  """Writes ``payload`` (NumPy values allowed) as indented JSON, atomically; returns ``path``."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path + '.tmp', 'w', encoding='utf-8') as f:
+    json.dump(payload, f, indent=2, sort_keys=True, default=lambda v: np.asarray(v).tolist())
+    f.write('\n')
+  os.replace(path + '.tmp', path)
+  return path
+
+
+def read_json(path: str) -> Any:
+  with open(path, encoding='utf-8') as f:
+    return json.load(f)
+
+
+def config_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """``config`` as the plain JSON dict stored in ``config.json``."""
+  return json.loads(config.to_json())
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a run in ``workdir`` was started with (``workdir/config.json``)."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise CheckpointError(f'{path} does not exist: {workdir} is not a training work directory.')
+  return ml_collections.ConfigDict(read_json(path))
+
+
+def read_metrics(run: str | os.PathLike) -> list[dict[str, Any]]:
+  """The records of a run's ``metrics.jsonl`` (``run``: the file or its work directory), by step.
+
+  The last record per ``(split, step)`` wins (a resumed run may repeat steps).
+  """
+  path = os.fspath(run)
+  if os.path.isdir(path):
+    path = os.path.join(path, METRICS_FILE)
+  if not os.path.exists(path):
+    raise ConfigError(f'no metrics file at {path}; pass a run work directory or its {METRICS_FILE}.')
+  latest = {}
+  with open(path, encoding='utf-8') as f:
+    for line in f:
+      if line.strip():
+        record = json.loads(line)
+        latest[(record['split'], record['step'])] = record
+  return sorted(latest.values(), key=lambda r: (r['step'], r['split']))
+
+
+class MetricWriter:
+  """Appends scalars to ``metrics.jsonl`` and, as ``<split>/<name>``, to TensorBoard event files.
+
+  Only process 0 writes (``enabled=False`` elsewhere). tensorboardX needs no TensorFlow.
+  """
+
+  def __init__(self, workdir: str, *, enabled: bool = True):
+    self.enabled = enabled
+    if enabled:
+      os.makedirs(workdir, exist_ok=True)
+      self._jsonl = open(os.path.join(workdir, METRICS_FILE), 'a', encoding='utf-8')
+      self._tensorboard = tensorboardX.SummaryWriter(logdir=workdir, flush_secs=30)
+
+  def write_scalars(self, step: int, split: str, scalars: Mapping[str, float]) -> None:
+    if not self.enabled:
+      return
+    self._jsonl.write(json.dumps({'step': int(step), 'split': split,
+                                  **{k: float(v) for k, v in scalars.items()}}) + '\n')
+    self._jsonl.flush()
+    for name, value in scalars.items():
+      self._tensorboard.add_scalar(f'{split}/{name}', float(value), int(step))
+
+  def write_text(self, tag: str, text: str) -> None:
+    if self.enabled:
+      self._tensorboard.add_text(tag, text, 0)
+
+  def close(self) -> None:
+    if self.enabled:
+      self._jsonl.close()
+      self._tensorboard.close()
+      self.enabled = False
