@@ -3,12 +3,15 @@
     'highway_mlp'     fully connected highway/plain/residual classifier (the depth experiment)
     'highway_cnn'     convolutional highway classifier (the CIFAR 19-layer and MNIST 10-layer nets)
     'rnn_classifier'  LSTM/GRU/RHN/simple-RNN sequence classifier, incl. the Highway BiLSTM
-    'grid_lstm'       Grid LSTM models (``models/grid_lstm.py``)
+    'grid_lstm'       Grid LSTM models and their stacked-LSTM baseline (``models/grid.py``)
 
-Every model module defines ``DEFAULTS`` (its ``config.model`` fields), a Flax ``Model`` and
-``from_config(model_config, dataset, dtype=None) -> Model``. Every model is called as
-``model.apply(variables, inputs, train=bool, lengths=None | (B,) ints, rngs={'dropout': key})`` and
-returns logits ``(B, num_classes)``, or ``(B, T_out, num_classes)`` for sequence targets.
+Every model module defines a Flax ``Model`` whose fields are the ``config.model`` keys (their
+defaults, types, allowed values and bounds are the schema ``errors.build`` checks; ``RENAMED`` names
+the keys' old names) and ``from_config(model_config, dataset, dtype=None) -> Model``, which also checks
+that the model can read the dataset. Every model is called as ``model.apply(variables, inputs,
+train=bool, lengths=None | (B,) ints, rngs={'dropout': key})`` and returns logits ``(B, num_classes)``,
+or ``(B, T_out, num_classes)`` for sequence targets. The words (``num_layers``, ``first_layer``,
+``head_dropout_rate``, ...) are defined in ``docs/vocabulary.md``.
 
 Example::
 
@@ -19,34 +22,32 @@ Example::
 
 from __future__ import annotations
 
-import importlib
+import jax.numpy as jnp
 
 from highway_jax.errors import choice_error
+from highway_jax.models import grid, highway_cnn, highway_mlp, rnn_classifier
 
-_MODULES = {
-    'highway_mlp': 'highway_jax.models.highway_mlp',
-    'highway_cnn': 'highway_jax.models.highway_cnn',
-    'rnn_classifier': 'highway_jax.models.rnn_classifier',
-    'grid_lstm': 'highway_jax.models.grid_lstm',
-}
-MODEL_NAMES = tuple(_MODULES)
+MODELS = {'highway_mlp': highway_mlp, 'highway_cnn': highway_cnn, 'rnn_classifier': rnn_classifier,
+          'grid_lstm': grid}
+MODEL_NAMES = tuple(MODELS)
 
 
 def get_model(model_config, dataset, dtype=None):
   """The Flax module named by ``model_config.name``, sized for ``dataset``.
 
   Args:
-    model_config: ``config.model`` (a ConfigDict with ``name`` and the model's fields).
+    model_config: ``config.model`` (a ConfigDict or dict with ``name`` and the model's fields).
     dataset: a ``highway_jax.data.Dataset`` (num_classes, input and label shapes, vocab_size).
     dtype: computation dtype ('float32', 'bfloat16', a dtype, or None for float32); parameters
       stay float32.
 
   Raises:
-    ConfigError (a ValueError): an unknown model name or model field, or a model that can't take
-      this dataset; the message names the config key and the allowed values.
+    ConfigError (a ValueError): an unknown model name, an unknown, renamed or bad model field, or a
+      model that can't read this dataset; the message names the config key.
   """
-  name = model_config.name
-  if name not in _MODULES:
+  fields = dict(model_config)
+  name = fields.pop('name', None)
+  if name not in MODELS:
     raise choice_error('config.model.name', name, MODEL_NAMES)
-  module = importlib.import_module(_MODULES[name])
-  return module.from_config(model_config, dataset, dtype=dtype)
+  dtype = None if dtype is None else jnp.dtype(dtype)
+  return MODELS[name].from_config(fields, dataset, dtype=dtype)
