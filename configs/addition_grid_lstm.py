@@ -14,10 +14,11 @@ model reads; ``:reverse=false`` writes them most significant first.
 
 ``model=grid``: a 2-d Grid LSTM (``config.model.core='2d'``) of 3 layers of 32 units (LSTM cells along
 time and depth, untied, depth computed after time: ``priority_dims=(1,)``), 50.7K parameters.
-``model=lstm``: a stacked LSTM (``highway_jax.recurrent.LSTM``) of 3 layers of 48 units, 49.6K parameters. ``:tied=true`` ties the
-grid's weights across layers (the paper's best addition model; 17.4K parameters at width 32). Both:
-Adam 2e-3, gradient clipping at 1, cosine schedule, 100,000 training sums, a small budget of 3,000
-steps of 64 (``:steps=N``); the results are in ``docs/grid_lstm.md``.
+``model=lstm``: a stacked LSTM (``highway_jax.recurrent.LSTM``) of 3 layers of 48 units, 49.6K
+parameters. ``:tied=true`` ties the grid's weights across layers (the paper's best addition model;
+17.4K parameters at width 32). Both: Adam 2e-3, gradient clipping at 1, cosine schedule, 100,000
+training sums, a small budget of 3,000 steps of 64 (``:steps=N``); the results are in
+``docs/grid_lstm.md``.
 
 Variants: ``digits``, ``num_layers``, ``steps``, ``reverse``, ``tied``; ``:runlocal`` (a few steps of
 a tiny net, for tests).

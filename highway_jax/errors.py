@@ -124,8 +124,8 @@ def build(cls: type, section: Mapping[str, Any], prefix: str, *,
     **fixed: fields that are not the config's business (e.g. ``num_classes`` from the dataset).
 
   Raises:
-    ConfigError: a renamed, unknown or mistyped key, or a value outside its ``Literal`` or
-      ``Bounds``; the message names ``prefix.key``.
+    ConfigError: a renamed, unknown or mistyped key, a value outside its ``Literal`` or ``Bounds``,
+      or a missing field without a default; the message names ``prefix.key``.
   """
   hints = typing.get_type_hints(cls, include_extras=True)
   names = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in fixed]
@@ -141,4 +141,8 @@ def build(cls: type, section: Mapping[str, Any], prefix: str, *,
       raise ConfigError(f'unknown config key {prefix}.{key}.{hint} Known keys: {", ".join(known)}.')
     check_value(f'{prefix}.{key}', value, hints[key])
     kwargs[key] = tuple(value) if isinstance(value, list) else value
+  required = [f.name for f in dataclasses.fields(cls) if f.name in known and f.name not in kwargs
+              and f.default is f.default_factory is dataclasses.MISSING]
+  if required:
+    raise ConfigError(f'{prefix}.{required[0]} is required.')
   return cls(**kwargs)

@@ -14,10 +14,10 @@ import os
 import re
 import sys
 
+import _common
 from absl import app, flags
 from ml_collections import config_flags
 
-import _common
 from highway_jax.training import ConfigError, train_and_evaluate
 from highway_jax.training.metrics import format_metrics, quiet_library_logs
 from highway_jax.training.parallel import initialize_distributed

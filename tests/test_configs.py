@@ -10,8 +10,8 @@ import os
 
 import pytest
 import tensorflow_datasets as tfds
-
 from helpers import CONFIG_DIR, load_config
+
 from highway_jax.training import ConfigError, parse_arg, train_and_evaluate
 from highway_jax.training.config_validation import validate_config
 

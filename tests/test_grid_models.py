@@ -14,8 +14,8 @@ import ml_collections
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-
 from helpers import load_config, randomize, toy_dataset
+
 from highway_jax import data, models
 from highway_jax.grid_lstm import GridLSTM2D, GridLSTM3D
 from highway_jax.models import grid as grid_models
@@ -188,11 +188,14 @@ def test_head_dropout_is_active_only_in_training():
     (dict(core='2d', patch_size=2), 'parity',
      r"config.model.patch_size=2 has no meaning for config.model.core='2d'; leave it at 1\."),
     (dict(core='1d'), 'addition',
-     r"config.model.core='1d' needs fixed-size inputs and one label per example; dataset 'toy' "
-     r'has token ids of shape \(9,\) and labels of shape \(4,\)\.'),
+     r"config.model.core='1d' needs fixed-size inputs and one label per example; got token ids "
+     r'of shape \(9,\) and 4 labels each\.'),
     (dict(core='3d'), 'parity', r"config.model.core='3d' needs fixed-size images"),
+    (dict(core='1d', lengths=True), 'parity',
+     r"core='1d' needs fixed-size inputs .*; got inputs of shape \(5,\) with lengths\."),
     (dict(core='3d', patch_size=3), 'image',
-     r'images \(H, W\[, C\]\) with sides divisible by config.model.patch_size=3.*shape \(4, 4, 1\)'),
+     r'images \(H, W\[, C\]\) with sides divisible by config.model.patch_size=3, and one label per '
+     r'example; got inputs of shape \(4, 4, 1\)\.'),
     (dict(core='2d', pooling='flatten'), 'parity',
      r"config.model.pooling='flatten' is not one of 'last', 'mean', 'max'\."),
     (dict(core='2d', featurs=3), 'parity', r'unknown config key config.model.featurs\. Did you mean '
@@ -200,6 +203,7 @@ def test_head_dropout_is_active_only_in_training():
 ])
 def test_config_errors_name_the_field(fields, dataset, match):
   """Errors of single fields come from ``get_model``, of combinations from the first call."""
+  lengths = dict(lengths=np.ones(2, np.int32)) if fields.pop('lengths', False) else {}
   datasets = {
       'parity': toy_dataset(np.zeros((2, 5), np.float32), np.zeros(2, np.int32), 2),
       'addition': toy_dataset(np.zeros((2, 9), np.int32), np.zeros((2, 4), np.int32), 10,
@@ -209,7 +213,8 @@ def test_config_errors_name_the_field(fields, dataset, match):
   ds = datasets[dataset]
   with pytest.raises(ConfigError, match=match) as error:
     model = build(ds, **fields)
-    model.init(jax.random.key(0), np.zeros((2,) + ds.input_shape, ds.input_dtype), train=False)
+    model.init(jax.random.key(0), np.zeros((2,) + ds.input_shape, ds.input_dtype), train=False,
+               **lengths)
   assert '\n' not in str(error.value)
 
 

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
-
 from helpers import randomize, toy_dataset
+
 from highway_jax import models, recurrent
 from highway_jax.errors import ConfigError
 from highway_jax.models import highway_cnn, highway_mlp, rnn_classifier

@@ -5,13 +5,12 @@
     'rnn_classifier'  LSTM/GRU/RHN/simple-RNN sequence classifier, incl. the Highway BiLSTM
     'grid_lstm'       Grid LSTM models and their stacked-LSTM baseline (``models/grid.py``)
 
-Every model module defines a Flax ``Model`` whose fields are the ``config.model`` keys (their
-defaults, types, allowed values and bounds are the schema ``errors.build`` checks; ``RENAMED`` names
-the keys' old names) and ``from_config(model_config, dataset, dtype=None) -> Model``, which also checks
-that the model can read the dataset. Every model is called as ``model.apply(variables, inputs,
-train=bool, lengths=None | (B,) ints, rngs={'dropout': key})`` and returns logits ``(B, num_classes)``,
-or ``(B, T_out, num_classes)`` for sequence targets. The words (``num_layers``, ``first_layer``,
-``head_dropout_rate``, ...) are defined in ``docs/vocabulary.md``.
+Every model module defines a Flax ``Model`` whose fields are the ``config.model`` keys (defaults,
+types, allowed values and bounds: the schema ``errors.build`` checks; ``RENAMED``: old key -> new key;
+the words are defined in ``docs/vocabulary.md``) and ``from_config(fields, dataset, dtype) -> Model``.
+Every model is called as ``model.apply(variables, inputs, train=bool, lengths=None | (B,) ints,
+rngs={'dropout': key})`` and returns logits ``(B, num_classes)``, or ``(B, T_out, num_classes)`` for
+sequence targets.
 
 Example::
 

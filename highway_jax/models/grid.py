@@ -62,8 +62,7 @@ from flax import linen as nn
 
 from highway_jax import grid_lstm, recurrent
 from highway_jax.errors import ConfigError, build, choice_error
-from highway_jax.models.shared import (ACTIVATIONS, Activation, Rate, Size, as_sequence, output_length,
-                                       pool_over_time)
+from highway_jax.models import shared
 
 # Old config keys: a config that still uses one stops with a line naming the new key.
 RENAMED = {'kind': 'core', 'depth': 'num_layers', 'output_dropout_rate': 'head_dropout_rate'}
@@ -94,20 +93,21 @@ class Model(nn.Module):
   vocab_size: int | None = None
   output_length: int | None = None
   core: Literal['1d', '2d', '3d', 'lstm'] = '2d'
-  features: Size = 64
-  num_layers: Size = 2
+  features: shared.Size = 64
+  num_layers: shared.Size = 2
   tied: bool = False
   non_lstm_dims: tuple[int, ...] = ()
   priority_dims: tuple[int, ...] = ()
-  activation: Activation = 'tanh'
+  activation: shared.Activation = 'tanh'
   output_form: Literal['standard', 'paper'] = 'standard'
   forget_bias_init: float = 1.0
-  patch_size: Size = 1
+  patch_size: shared.Size = 1
   pooling: Literal['last', 'mean', 'max', 'flatten'] = 'last'
-  head_dropout_rate: Rate = 0.0
+  head_dropout_rate: shared.Rate = 0.0
   dtype: Any = None
 
-  def _check_fields(self) -> None:
+  def _check(self, inputs, lengths) -> None:
+    """Combinations no single field can check: fields the core ignores, dimensions, inputs."""
     defaults = {f.name: f.default for f in dataclasses.fields(self)}
     for key in UNUSED[self.core]:
       if getattr(self, key) != defaults[key]:
@@ -123,17 +123,31 @@ class Model(nn.Module):
             f'config.model.core={self.core!r}: ' + ', '.join(f'{d} = {n}' for d, n in enumerate(names)))
     if self.pooling not in POOLINGS[self.core]:
       raise choice_error('config.model.pooling', self.pooling, POOLINGS[self.core])
+    shape, p = inputs.shape[1:], self.patch_size
+    one_label = lengths is None and self.output_length is None
+    readable = {'1d': one_label, '2d': len(shape) >= 1, 'lstm': len(shape) >= 1,
+                '3d': one_label and self.vocab_size is None and len(shape) in (2, 3)
+                and shape[0] % p == 0 and shape[1] % p == 0}[self.core]
+    if not readable:
+      needs = {'1d': 'fixed-size inputs and one label per example',
+               '3d': 'fixed-size images (H, W[, C]) with sides divisible by config.model.patch_size='
+                     f'{p}, and one label per example'}.get(self.core, 'sequence inputs (T, ...)')
+      raise ConfigError(
+          f'config.model.core={self.core!r} needs {needs}; got '
+          f'{"token ids" if self.vocab_size else "inputs"} of shape {shape}'
+          f'{"" if lengths is None else " with lengths"}'
+          f'{"" if self.output_length is None else f" and {self.output_length} labels each"}.')
 
   def _grid(self, cls: type) -> nn.Module:
     lstm_dims = tuple(d for d in range(len(DIM_NAMES[self.core])) if d not in self.non_lstm_dims)
     return cls(features=self.features, depth=self.num_layers, tied=self.tied, lstm_dims=lstm_dims,
-               priority_dims=self.priority_dims, activation=ACTIVATIONS[self.activation],
+               priority_dims=self.priority_dims, activation=shared.ACTIVATIONS[self.activation],
                output_form=self.output_form, forget_bias_init=self.forget_bias_init,
                dtype=self.dtype, name='grid')
 
   @nn.compact
   def __call__(self, inputs, *, train: bool, lengths=None):
-    self._check_fields()
+    self._check(inputs, lengths)
     dtype = self.dtype or jnp.float32
     x = (inputs.astype(dtype) if self.vocab_size is None
          else jax.nn.one_hot(inputs, self.vocab_size, dtype=dtype))
@@ -146,7 +160,7 @@ class Model(nn.Module):
       pooled = {'last': lambda: h[:, -1, -1], 'mean': lambda: jnp.mean(h, axis=(1, 2)),
                 'flatten': lambda: h.reshape(batch, -1)}[self.pooling]()
     else:
-      x = as_sequence(x)
+      x = shared.as_sequence(x)
       if self.core == '2d':
         h, _ = self._grid(grid_lstm.GridLSTM2D)(x, seq_lengths=lengths)
       else:
@@ -154,29 +168,12 @@ class Model(nn.Module):
                               forget_bias_init=self.forget_bias_init, dtype=self.dtype,
                               name='rnn')(x, seq_lengths=lengths)
       pooled = (h[:, -self.output_length:] if self.output_length is not None
-                else pool_over_time(h, lengths, self.pooling))
+                else shared.pool_over_time(h, lengths, self.pooling))
     pooled = nn.Dropout(self.head_dropout_rate)(pooled, deterministic=not train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name='classifier')(pooled)
 
 
 def from_config(model_config, dataset, dtype=None) -> Model:
   """The model of ``config.model`` (without ``name``) for ``dataset`` (a ``data.Dataset``)."""
-  model = build(Model, model_config, 'config.model', renamed=RENAMED, num_classes=dataset.num_classes,
-                vocab_size=dataset.vocab_size, output_length=output_length(dataset), dtype=dtype)
-  core, shape, p = model.core, tuple(dataset.input_shape), model.patch_size
-  one_label = not dataset.has_lengths and not dataset.label_shape
-  if core == '3d':
-    readable = (one_label and dataset.vocab_size is None and len(shape) in (2, 3)
-                and not (shape[0] % p or shape[1] % p))
-  else:
-    readable = one_label if core == '1d' else len(shape) >= 1
-  if not readable:
-    needs = {'1d': 'fixed-size inputs and one label per example',
-             '3d': 'fixed-size images (H, W[, C]) with sides divisible by config.model.patch_size='
-                   f'{p}, and one label per example'}.get(core, 'sequence inputs (T, ...)')
-    raise ConfigError(
-        f'config.model.core={core!r} needs {needs}; dataset {dataset.name!r} has '
-        f'{"token ids" if dataset.vocab_size else "inputs"} of shape {shape}'
-        f'{" of variable length" if dataset.has_lengths else ""} and labels of shape '
-        f'{dataset.label_shape}.')
-  return model
+  return build(Model, model_config, 'config.model', renamed=RENAMED, num_classes=dataset.num_classes,
+               vocab_size=dataset.vocab_size, output_length=shared.output_length(dataset), dtype=dtype)

@@ -13,15 +13,11 @@ Stages of 3×3 conv layers (NHWC, 'SAME' padding) with 2×2 max pooling between 
 with ``head_dropout_rate`` the dropout before the head and ``layer_dropout_rate`` the dropout on every
 highway layer's H branch.
 
-The authors' public Caffe recipe for CIFAR-10 (``configs/cifar_highway.py``): a 3×3 conv of 32 filters,
-4 highway layers of 32; max-pool; a plain conv of 80, 5 highway layers of 80; max-pool; a plain conv of
-128, 5 highway layers of 128; then the 1×1 conv and 8×8 (global) average pool: 17 + 1 conv layers and
-the softmax, about 2.24M parameters (the paper's "Highway B", 19 layers, ~2.3M).
-
-MNIST (``configs/mnist_highway.py``), our reconstruction of the paper's 10-layer net: a plain 3×3 conv of
-``w`` filters, 8 highway conv layers of ``w`` in three stages (3, 3, 2) each followed by max pooling
-(28 → 14 → 7 → 3), and a dense softmax on the 3×3×w map: 1 + 8 + 1 = 10 layers with 38.7K (w = 16)
-and 151.2K (w = 32) parameters, matching the paper's 39K and 151K.
+The defaults are the authors' public Caffe recipe for CIFAR-10 (``configs/cifar_highway.py``: stages of
+32, 80, 128 filters with 4, 5, 5 highway layers, the 1×1 conv and global average pool; about 2.24M
+parameters, the paper's 19-layer "Highway B"). ``configs/mnist_highway.py`` is our reconstruction of
+the paper's 10-layer MNIST net (three stages of 3, 3, 2 highway layers, a dense head; 38.7K / 151.2K
+parameters at width 16 / 32, the paper's 39K / 151K).
 
 ``first_layer`` is the first layer of a stage whose width changes: ``'plain'`` (a plain conv, the
 recipe), ``'project'`` (the highway stack's 1×1 projection ``proj``), ``'none'`` (no width change

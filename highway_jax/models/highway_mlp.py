@@ -8,14 +8,13 @@ plain layer, then ``num_layers − 1`` layers of one block type, then a softmax 
     x_l = block(x_{l−1}),  l = 2 … L                        (B, features)   'stack' (HighwayStack)
     logits = W_out x_L + b_out                              (B, num_classes) 'classifier'
 
-with ``block`` the highway layer y = H(x)·T(x) + x·(1 − T(x)) (``'highway'``), y = H(x) (``'plain'``)
-or y = H(x) + x (``'residual'``). The paper compares highway nets of 50 units with plain nets of 71
-units, about 5,000 parameters per layer either way.
-
-with L = ``num_layers``. ``first_layer`` says how the input width becomes ``features``: ``'plain'``
-(the paper's plain first layer, counted in ``num_layers``), ``'project'`` (no plain layer: the stack's
-linear projection ``proj``, then ``num_layers`` stacked layers), or ``'none'`` (the input must already
-have ``features`` values). ``layer_dropout_rate`` is dropout on every stacked layer's H branch.
+with L = ``num_layers`` and ``block`` the highway layer y = H(x)·T(x) + x·(1 − T(x)) (``'highway'``),
+y = H(x) (``'plain'``) or y = H(x) + x (``'residual'``); the paper compares highway nets of 50 units with
+plain nets of 71 units, about 5,000 parameters per layer either way. ``first_layer`` says how the input
+width becomes ``features``: ``'plain'`` (the paper's plain first layer, counted in ``num_layers``),
+``'project'`` (no plain layer: the stack's linear projection ``proj``, then ``num_layers`` stacked
+layers) or ``'none'`` (the input must already have ``features`` values). ``layer_dropout_rate`` is
+dropout on every stacked layer's H branch.
 
 Parameters::
 

@@ -7,12 +7,8 @@ their ``Bounds``), then what no single key can say: the training length and the 
 ``config.data`` and ``config.model`` are checked where they are used, by ``data.load`` and
 ``models.get_model``. Every failure raises ``ConfigError`` whose message names the key.
 
-Example::
-
-    config = default_config()
-    config.optimizer.name = 'adm'
-    validate_config(config)
-    # ConfigError: config.optimizer.name='adm' is not one of 'sgd', 'momentum', 'nesterov', 'adam', 'adamw'.
+Example: ``config.optimizer.name = 'adm'`` gives ``ConfigError: config.optimizer.name='adm' is not one
+of 'sgd', 'momentum', 'nesterov', 'adam', 'adamw'.``
 """
 
 from __future__ import annotations
@@ -22,17 +18,14 @@ import ml_collections
 from highway_jax.errors import ConfigError, build
 from highway_jax.training.defaults import Optimizer, Schedule, Training
 
-SECTIONS = {'optimizer': Optimizer, 'schedule': Schedule, 'data': None, 'model': None}
+SECTIONS = {'optimizer': Optimizer, 'schedule': Schedule}
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError for the first bad key (module docstring)."""
-  build(Training, {k: v for k, v in config.items() if k not in SECTIONS}, 'config')
+  build(Training, {k: v for k, v in config.items() if k not in ('data', 'model', *SECTIONS)}, 'config')
   for name, schema in SECTIONS.items():
-    if name not in config or not isinstance(config[name], ml_collections.ConfigDict):
-      raise ConfigError(f'config.{name} must be a section (ConfigDict), got {config.get(name)!r}.')
-    if schema:
-      build(schema, config[name], f'config.{name}')
+    build(schema, config[name], f'config.{name}')
   steps, warmup = config.num_train_steps, config.schedule.warmup_steps
   if steps == -1 and config.num_epochs <= 0:
     raise ConfigError(f'config.num_epochs={config.num_epochs!r} must be > 0 when config.num_train_steps=-1.')

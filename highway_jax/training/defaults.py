@@ -1,10 +1,8 @@
 """The base config every experiment starts from, its schema, and the parser for ``file.py:key=value``.
 
-The schema is three dataclasses, ``Training`` (the top-level keys), ``Optimizer`` and ``Schedule``,
-whose annotations hold each key's type, allowed values and bounds; ``default_config()`` is their
-defaults plus ``config.data`` (``data.DataConfig``) and ``config.model`` (``name`` only: each model's
-fields are its ``Model`` dataclass, see ``highway_jax.models``). ``validate_config`` checks a config
-against them.
+The schema: ``Training`` (top-level keys), ``Optimizer`` and ``Schedule``, dataclasses whose annotations
+hold each key's type, allowed values and bounds (``validate_config`` checks them), plus
+``data.DataConfig`` and each model's ``Model`` (``config.model`` has only ``name`` by default).
 
 Config files (``configs/*.py``) are loaded by path, so they can't import a sibling ``common.py``; they
 build on :func:`default_config` (or on a sibling config, :func:`load_config_file`) instead::
@@ -23,33 +21,15 @@ build on :func:`default_config` (or on a sibling config, :func:`load_config_file
       return config
 
 Run with ``python scripts/train.py --config=configs/my_experiment.py:num_layers=20,block=plain``; a key
-without a value means true (``:runlocal``).
-
-The keys of :func:`default_config` and what they mean:
-
-    seed                     model init, dropout and data order
-    data.*                   the dataset and its options (``highway_jax.data.DataConfig``)
-    model.name               model family (see ``highway_jax.models.get_model``); more fields per model
-    batch_size               global training batch (split over all devices and processes)
-    eval_batch_size          global evaluation batch
-    num_train_steps          total optimizer steps; -1 means num_epochs × (train examples // batch_size)
-    num_epochs               used when num_train_steps == -1
-    optimizer.*, schedule.*  see ``highway_jax.training.optimizers``
-    dtype                    'float32' or 'bfloat16' (bf16 compute, float32 parameters)
-    log_every_steps          console progress line, metrics.jsonl and TensorBoard train scalars
-    eval_every_steps         periodic evaluation on eval_split (0: only at the end)
-    checkpoint_every_steps   periodic checkpoints (0: only the final one)
-    keep_checkpoints         how many of the latest checkpoints to keep
-    best_metric, best_mode   also keep the checkpoint with the best eval metric ('' disables)
-    eval_split               split for periodic evaluation ('test' or 'validation'); the final
-                             evaluation is always on 'test'
-    async_checkpointing      write checkpoints in a background thread
+without a value means true (``:runlocal``). The comments of ``Training`` say what each key means.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
+import operator
 import os
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
@@ -68,20 +48,21 @@ NonNegative = Annotated[int, Bounds(ge=0)]
 class Training:
   """The top-level keys of a training config (module docstring)."""
 
-  seed: int = 0
-  batch_size: Positive = 128
-  eval_batch_size: Positive = 500
-  num_train_steps: int = -1
-  num_epochs: float = 10.0
-  dtype: Literal['float32', 'bfloat16'] = 'float32'
-  log_every_steps: Positive = 100
-  eval_every_steps: NonNegative = 1000
-  checkpoint_every_steps: NonNegative = 1000
-  keep_checkpoints: Positive = 2
+  seed: int = 0                      # model init, dropout and data order
+  batch_size: Positive = 128         # global training batch (split over all devices and processes)
+  eval_batch_size: Positive = 500    # global evaluation batch
+  num_train_steps: int = -1          # optimizer steps; -1: num_epochs × (train examples // batch_size)
+  num_epochs: float = 10.0           # used when num_train_steps == -1
+  dtype: Literal['float32', 'bfloat16'] = 'float32'  # computation (parameters stay float32)
+  log_every_steps: Positive = 100    # console line, metrics.jsonl and TensorBoard train scalars
+  eval_every_steps: NonNegative = 1000        # evaluation on eval_split (0: only at the end)
+  checkpoint_every_steps: NonNegative = 1000  # periodic checkpoints (0: only the final one)
+  keep_checkpoints: Positive = 2     # how many of the latest checkpoints to keep
+  # Also keep the checkpoint with the best eval metric ('' disables).
   best_metric: Literal['', 'loss', 'accuracy', 'sequence_accuracy'] = 'accuracy'
   best_mode: Literal['max', 'min'] = 'max'
-  eval_split: Literal['test', 'validation'] = 'test'
-  async_checkpointing: bool = True
+  eval_split: Literal['test', 'validation'] = 'test'  # periodic evaluation; the final one is on 'test'
+  async_checkpointing: bool = True   # write checkpoints in a background thread
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,19 +117,11 @@ def parse_arg(arg: str | None, *, choices: Mapping[str, Sequence[Any]] | None = 
               **spec: Any) -> ml_collections.ConfigDict:
   """Parses the ``key=value,...`` string of ``--config=file.py:key=value,...`` (big_vision's).
 
-  Args:
-    arg: the string after the colon (``None`` or ``''`` when there is none); a key without a value
-      means true (``runlocal``).
-    choices: optional allowed values per key.
-    **spec: every accepted key with its default; values are converted to the default's type
-      (bools accept true/false/1/0).
-
-  Returns:
-    A ConfigDict with one entry per spec key.
-
-  Raises:
-    ConfigError: an unknown key, a value not of the default's type, or one outside ``choices``; the
-      message names the argument and what is allowed.
+  ``arg`` is the string after the colon (``None`` or ``''`` when there is none; a key without a
+  value means true), ``spec`` every accepted key with its default, whose type the value is converted
+  to (bools accept true/false/1/0), ``choices`` the allowed values of some keys. Returns a ConfigDict
+  of every spec key; raises ConfigError, naming the argument, for an unknown key, a value not of the
+  default's type or one outside ``choices``.
   """
   result = ml_collections.ConfigDict(spec)
   for item in filter(None, (arg or '').split(',')):
@@ -183,9 +156,7 @@ def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None, *,
   config = module.get_config(arg or None)
   for key, value in (overrides or {}).items():
     *parents, leaf = key.split('.')
-    node = config
-    for parent in parents:
-      node = node[parent]
+    node = functools.reduce(operator.getitem, parents, config)
     if leaf not in node:
       raise ValueError(f'unknown config key {key!r} in the overrides of {spec}.')
     node[leaf] = value
@@ -194,12 +165,9 @@ def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None, *,
 
 def runlocal(config: ml_collections.ConfigDict, *, batch_size: int, eval_batch_size: int,
              steps: int = 4, every: int = 2) -> ml_collections.ConfigDict:
-  """Shrinks ``config`` to a config's ``:runlocal`` variant (what the tests train).
-
-  ``steps`` training steps of ``batch_size``, logged, evaluated and checkpointed every ``every``
-  steps, checkpoints written synchronously, warmup at most one step. The model and data sizes are
-  the config's own business.
-  """
+  """Shrinks ``config`` to a ``:runlocal`` variant (what the tests train): ``steps`` steps of
+  ``batch_size``, logged, evaluated and checkpointed (synchronously) every ``every`` steps, warmup at
+  most one step. The model and data sizes are the config's own business."""
   config.batch_size = batch_size
   config.eval_batch_size = eval_batch_size
   config.num_train_steps = steps
