@@ -157,10 +157,14 @@ def test_highway_cnn_config_errors():
   with pytest.raises(ConfigError, match=r'config.model.features, config.model.num_highway_layers '
                                         r'\(each >= 0\) and config.model.pool_after need one entry'):
     model.init(jax.random.key(0), x, train=False)
+  model = models.get_model(model_config('highway_cnn', pool_after=(True,) * 4, features=(4,) * 4,
+                                        num_highway_layers=(1,) * 4), ds)
   with pytest.raises(ConfigError, match=r"'highway_cnn' needs images \(H, W\[, C\]\) of at least "
-                                        r'2\^4 pixels a side'):
-    models.get_model(model_config('highway_cnn', pool_after=(True,) * 4, features=(4,) * 4,
-                                  num_highway_layers=(1,) * 4), ds)
+                                        r'2\^4 pixels a side .*; got inputs \(8, 8, 3\)'):
+    model.init(jax.random.key(0), x, train=False)
+  tokens = toy_dataset(np.zeros((2, 6), np.int32), np.zeros((2,), np.int32), 3, vocab_size=9)
+  with pytest.raises(ConfigError, match=r"config.model.name='highway_cnn' needs real-valued inputs"):
+    models.get_model(model_config('highway_cnn'), tokens)
   with pytest.raises(ConfigError, match=r'config.model.features\[1\]=0 must be >= 1'):
     models.get_model(model_config('highway_cnn', features=(4, 0, 4)), ds)
 

@@ -61,7 +61,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from highway_jax import grid_lstm, recurrent
-from highway_jax.errors import ConfigError, build, choice_error
+from highway_jax.errors import ConfigError, choice_error
 from highway_jax.models import shared
 
 # Old config keys: a config that still uses one stops with a line naming the new key.
@@ -171,9 +171,3 @@ class Model(nn.Module):
                 else shared.pool_over_time(h, lengths, self.pooling))
     pooled = nn.Dropout(self.head_dropout_rate)(pooled, deterministic=not train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name='classifier')(pooled)
-
-
-def from_config(model_config, dataset, dtype=None) -> Model:
-  """The model of ``config.model`` (without ``name``) for ``dataset`` (a ``data.Dataset``)."""
-  return build(Model, model_config, 'config.model', renamed=RENAMED, num_classes=dataset.num_classes,
-               vocab_size=dataset.vocab_size, output_length=shared.output_length(dataset), dtype=dtype)

@@ -50,7 +50,7 @@ from typing import Any, Literal
 import jax.numpy as jnp
 from flax import linen as nn
 
-from highway_jax.errors import ConfigError, build
+from highway_jax.errors import ConfigError
 from highway_jax.models.shared import ACTIVATIONS, Activation, Rate, Size
 from highway_jax.stack import HighwayStack, lesion_mask
 
@@ -96,6 +96,11 @@ class Model(nn.Module):
     x = inputs.astype(self.dtype or jnp.float32)
     if x.ndim == 3:
       x = x[..., None]
+    pools = sum(self.pool_after)
+    if x.ndim != 4 or min(x.shape[1:3]) < 2 ** pools:
+      raise ConfigError(
+          f"config.model.name='highway_cnn' needs images (H, W[, C]) of at least 2^{pools} pixels a "
+          f'side (config.model.pool_after halves them {pools} times); got inputs {inputs.shape[1:]}.')
     kernel = (self.kernel_size, self.kernel_size)
     for s, (width, layers, pool) in enumerate(zip(*stages)):
       if x.shape[-1] != width and self.first_layer == 'none':
@@ -120,17 +125,3 @@ class Model(nn.Module):
       return jnp.mean(x, axis=(1, 2))
     x = jnp.reshape(x, (x.shape[0], -1))
     return nn.Dense(self.num_classes, dtype=self.dtype, name='head')(x)
-
-
-def from_config(model_config, dataset, dtype=None) -> Model:
-  """The model of ``config.model`` (without ``name``) for ``dataset`` (a ``data.Dataset``)."""
-  model = build(Model, model_config, 'config.model', renamed=RENAMED,
-                num_classes=dataset.num_classes, dtype=dtype)
-  shape, pools = tuple(dataset.input_shape), sum(model.pool_after)
-  if (dataset.label_shape != () or dataset.vocab_size is not None or len(shape) not in (2, 3)
-      or min(shape[:2]) < 2 ** pools):
-    raise ConfigError(
-        f"config.model.name='highway_cnn' needs images (H, W[, C]) of at least 2^{pools} pixels a "
-        f'side (config.model.pool_after halves them {pools} times) and one label per example; '
-        f'dataset {dataset.name!r} has inputs {shape} and labels {dataset.label_shape}.')
-  return model

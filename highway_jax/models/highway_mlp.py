@@ -42,7 +42,7 @@ from typing import Any, Literal
 import jax.numpy as jnp
 from flax import linen as nn
 
-from highway_jax.errors import ConfigError, build
+from highway_jax.errors import ConfigError
 from highway_jax.models.shared import ACTIVATIONS, Activation, Rate, Size
 from highway_jax.stack import HighwayStack, lesion_mask
 
@@ -91,14 +91,3 @@ class Model(nn.Module):
           dtype=self.dtype, name='stack',
       )(x, lesion=lesion, deterministic=not train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name='classifier')(x)
-
-
-def from_config(model_config, dataset, dtype=None) -> Model:
-  """The model of ``config.model`` (without ``name``) for ``dataset`` (a ``data.Dataset``)."""
-  if dataset.label_shape != () or dataset.vocab_size is not None:
-    raise ConfigError(
-        f"config.model.name='highway_mlp' needs real-valued inputs and one label per example; "
-        f"dataset {dataset.name!r} has label shape {dataset.label_shape} and vocab_size "
-        f"{dataset.vocab_size}. Use 'rnn_classifier' or 'grid_lstm' for token or sequence data.")
-  return build(Model, model_config, 'config.model', renamed=RENAMED,
-               num_classes=dataset.num_classes, dtype=dtype)

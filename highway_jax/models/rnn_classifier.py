@@ -40,8 +40,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from highway_jax import recurrent
-from highway_jax.errors import build
-from highway_jax.models.shared import Rate, Size, as_sequence, output_length, pool_over_time
+from highway_jax.models.shared import Rate, Size, as_sequence, pool_over_time
 
 # Old config keys: a config that still uses one stops with a line naming the new key.
 RENAMED = {'rhn_depth': 'recurrence_depth', 'dropout_rate': 'layer_dropout_rate',
@@ -96,10 +95,3 @@ class Model(nn.Module):
                               backward=self.features if self.bidirectional else 0)
     pooled = nn.Dropout(self.head_dropout_rate)(pooled, deterministic=not train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name='classifier')(pooled)
-
-
-def from_config(model_config, dataset, dtype=None) -> Model:
-  """The model of ``config.model`` (without ``name``) for ``dataset`` (a ``data.Dataset``)."""
-  return build(Model, model_config, 'config.model', renamed=RENAMED,
-               num_classes=dataset.num_classes, vocab_size=dataset.vocab_size,
-               output_length=output_length(dataset), dtype=dtype)

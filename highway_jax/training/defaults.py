@@ -40,7 +40,7 @@ from highway_jax import data
 from highway_jax.errors import Bounds, ConfigError, check_value
 from highway_jax.training.optimizers import OPTIMIZERS, SCHEDULES
 
-Positive = Annotated[int, Bounds(ge=1)]
+Positive = Annotated[int, Bounds(gt=0)]
 NonNegative = Annotated[int, Bounds(ge=0)]
 
 
