@@ -12,26 +12,27 @@ each BLANK. The test reports per-digit ``accuracy`` and ``sequence_accuracy`` (a
 Digits are written least significant first (``addition_reverse``), so that the carry flows the way the
 model reads; ``:reverse=false`` writes them most significant first.
 
-``model=grid``: a 2-d Grid LSTM of 3 layers of 32 units (LSTM cells along time and depth, untied,
-depth computed after time: ``priority_dims=(1,)``), 50.7K parameters. ``model=lstm``: a stacked LSTM
-(``highway_jax.recurrent.LSTM``) of 3 layers of 48 units, 49.6K parameters. ``:tied=true`` ties the
-grid's weights across layers (the paper's best addition model; 17.4K parameters at width 32). Both:
-Adam 2e-3, gradient clipping at 1, cosine schedule, 100,000 training sums, a small budget of 3,000
-steps of 64 (``:steps=N``); the results are in ``docs/grid_lstm.md``.
+``model=grid``: a 2-d Grid LSTM (``config.model.core='2d'``) of 3 layers of 32 units (LSTM cells along
+time and depth, untied, depth computed after time: ``priority_dims=(1,)``), 50.7K parameters.
+``model=lstm``: a stacked LSTM (``highway_jax.recurrent.LSTM``) of 3 layers of 48 units, 49.6K
+parameters. ``:tied=true`` ties the grid's weights across layers (the paper's best addition model;
+17.4K parameters at width 32). Both: Adam 2e-3, gradient clipping at 1, cosine schedule, 100,000
+training sums, a small budget of 3,000 steps of 64 (``:steps=N``); the results are in
+``docs/grid_lstm.md``.
 
-Variants: ``digits``, ``depth``, ``steps``, ``reverse``, ``tied``; ``:runlocal`` (a few steps of a tiny net, for
-tests).
+Variants: ``digits``, ``num_layers``, ``steps``, ``reverse``, ``tied``; ``:runlocal`` (a few steps of
+a tiny net, for tests).
 """
 
 from highway_jax.training import ConfigError, default_config, parse_arg, runlocal
 
-# Widths with about the same parameter count at depth 3 (untied): 50.7K and 49.6K.
+# Widths with about the same parameter count at 3 layers (untied): 50.7K and 49.6K.
 GRID_FEATURES = 32
 LSTM_FEATURES = 48
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, model='grid', digits=15, depth=3, steps=3000, reverse=True, tied=False,
+  arg = parse_arg(arg, model='grid', digits=15, num_layers=3, steps=3000, reverse=True, tied=False,
                   runlocal=False, choices={'model': ('grid', 'lstm')})
   if arg.tied and arg.model != 'grid':
     raise ConfigError('config argument tied=true applies to model=grid only.')
@@ -43,14 +44,14 @@ def get_config(arg=None):
   config.data.num_test = 1000
 
   config.model.name = 'grid_lstm'
-  config.model.depth = arg.depth
+  config.model.num_layers = arg.num_layers
   if arg.model == 'grid':
-    config.model.kind = '2d'
+    config.model.core = '2d'
     config.model.features = GRID_FEATURES
     config.model.tied = arg.tied
     config.model.priority_dims = (1,)
   else:
-    config.model.kind = 'lstm'
+    config.model.core = 'lstm'
     config.model.features = LSTM_FEATURES
 
   config.batch_size = 64
@@ -72,6 +73,6 @@ def get_config(arg=None):
     config.data.num_train = 256
     config.data.num_test = 64
     config.model.features = 8
-    config.model.depth = 1
+    config.model.num_layers = 1
     runlocal(config, batch_size=16, eval_batch_size=32)
   return config

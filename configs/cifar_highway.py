@@ -35,9 +35,9 @@ def get_config(arg=None):
   config.model.block = 'highway'
   config.model.activation = 'relu'
   config.model.transform_bias_init = -2.0
-  config.model.dim_match = 'plain'
+  config.model.first_layer = 'plain'
   config.model.head = 'conv_avgpool'
-  config.model.dropout_rate = 0.5
+  config.model.head_dropout_rate = 0.5
 
   config.batch_size = 100
   config.eval_batch_size = 500

@@ -1,10 +1,10 @@
 r"""The paper's depth experiment on the offline 8×8 digits: plain vs highway at 10 to 100 layers.
 
-    python scripts/train.py --config=configs/digits_depth.py:depth=50,block=highway
-    python scripts/train.py --config=configs/digits_depth.py:depth=50,block=plain
+    python scripts/train.py --config=configs/digits_depth.py:num_layers=50,block=highway
+    python scripts/train.py --config=configs/digits_depth.py:num_layers=50,block=plain
 
 Srivastava et al. (2015), MNIST depth experiment, on scikit-learn's digits: one plain layer, then
-``depth − 1`` highway layers of 50 units or plain layers of 71 units (about 5,000 parameters per layer
+``num_layers − 1`` highway layers of 50 units or plain layers of 71 units (about 5,000 parameters per layer
 either way), softmax; SGD with momentum and an exponentially decaying learning rate. Compare the final
 training loss (``results.json``: ``train_loss``) across depths and blocks: plain nets get worse with
 depth, highway nets much less. ``configs/mnist_depth.py`` is the same on MNIST.
@@ -20,17 +20,18 @@ DEFAULT_TRANSFORM_BIAS = {10: -1.0, 20: -2.0, 50: -3.0, 100: -4.0}
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, depth=10, block='highway', transform_bias_init=0.0, runlocal=False,
-                  choices={'depth': (10, 20, 50, 100), 'block': ('highway', 'plain')})
+  arg = parse_arg(arg, num_layers=10, block='highway', transform_bias_init=0.0, runlocal=False,
+                  choices={'num_layers': (10, 20, 50, 100), 'block': ('highway', 'plain')})
   config = default_config()
   config.data.name = 'digits'
 
   config.model.name = 'highway_mlp'
-  config.model.depth = arg.depth
+  config.model.num_layers = arg.num_layers
   config.model.block = arg.block
   config.model.features = 50 if arg.block == 'highway' else 71
   config.model.activation = 'relu'
-  config.model.transform_bias_init = (arg.transform_bias_init or DEFAULT_TRANSFORM_BIAS[arg.depth])
+  config.model.transform_bias_init = (arg.transform_bias_init
+                                      or DEFAULT_TRANSFORM_BIAS[arg.num_layers])
 
   config.batch_size = 64
   config.eval_batch_size = 360
@@ -49,7 +50,7 @@ def get_config(arg=None):
   config.best_mode = 'min'
 
   if arg.runlocal:
-    config.model.depth = 3
+    config.model.num_layers = 3
     config.model.features = 8
     config.schedule.transition_steps = 2
     runlocal(config, batch_size=32, eval_batch_size=120, steps=6, every=3)

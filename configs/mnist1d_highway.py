@@ -17,13 +17,13 @@ from highway_jax.training import load_config_file, parse_arg
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, depth=10, block='highway', runlocal=False,
+  arg = parse_arg(arg, num_layers=10, block='highway', runlocal=False,
                   choices={'block': ('highway', 'plain', 'residual')})
   # Data, optimiser and budget of configs/mnist1d_gru.py; only the model differs.
   config = load_config_file('mnist1d_gru.py' + (':runlocal' if arg.runlocal else ''),
                             relative_to=__file__)
   config.model = ml_collections.ConfigDict(dict(
-      name='highway_mlp', depth=3 if arg.runlocal else arg.depth,
+      name='highway_mlp', num_layers=3 if arg.runlocal else arg.num_layers,
       features=8 if arg.runlocal else 64, block=arg.block, activation='relu',
       transform_bias_init=-2.0))
   return config

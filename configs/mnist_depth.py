@@ -1,9 +1,9 @@
 r"""The paper's fully connected depth experiment on MNIST: plain vs highway at 10 to 100 layers.
 
-    python scripts/train.py --config=configs/mnist_depth.py:depth=50,block=highway
-    python scripts/train.py --config=configs/mnist_depth.py:depth=100,block=plain
+    python scripts/train.py --config=configs/mnist_depth.py:num_layers=50,block=highway
+    python scripts/train.py --config=configs/mnist_depth.py:num_layers=100,block=plain
 
-Srivastava et al. (2015), "Training Very Deep Networks", Figure 1: one plain layer, then ``depth − 1``
+Srivastava et al. (2015), "Training Very Deep Networks", Figure 1: one plain layer, then ``num_layers − 1``
 fully connected highway layers of 50 units or plain layers of 71 units (about 5,000 parameters per layer
 either way), softmax; SGD with momentum and an exponentially decaying learning rate (the paper tuned
 these by a random search of 100 settings per family; ours are one reasonable setting). Published:
@@ -21,8 +21,8 @@ from highway_jax.training import load_config_file, parse_arg, runlocal
 
 def get_config(arg=None):
   # The experiment of configs/digits_depth.py (model, optimizer, transform biases), sized for MNIST.
-  parsed = parse_arg(arg, depth=10, block='highway', transform_bias_init=0.0, runlocal=False,
-                     choices={'depth': (10, 20, 50, 100), 'block': ('highway', 'plain')})
+  parsed = parse_arg(arg, num_layers=10, block='highway', transform_bias_init=0.0, runlocal=False,
+                     choices={'num_layers': (10, 20, 50, 100), 'block': ('highway', 'plain')})
   config = load_config_file('digits_depth.py' + (f':{arg}' if arg else ''), relative_to=__file__)
   config.data.name = 'mnist'
   if parsed.runlocal:  # digits_depth's small net, with batches mock MNIST can fill

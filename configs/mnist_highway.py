@@ -29,7 +29,7 @@ def get_config(arg=None):
   config.model.block = 'highway'
   config.model.activation = 'relu'
   config.model.transform_bias_init = -1.0
-  config.model.dim_match = 'plain'
+  config.model.first_layer = 'plain'
   config.model.head = 'dense'
 
   config.batch_size = 100

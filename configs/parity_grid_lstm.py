@@ -44,20 +44,20 @@ def get_config(arg=None):
 
   config.model.name = 'grid_lstm'
   if arg.model == 'grid':
-    config.model.kind = '1d'
+    config.model.core = '1d'
     config.model.features = 128
-    config.model.depth = 6
+    config.model.num_layers = 6
     config.model.tied = True
   elif arg.model == 'mlp':
-    config.model.kind = '1d'
+    config.model.core = '1d'
     config.model.features = 256
-    config.model.depth = 6
+    config.model.num_layers = 6
     config.model.tied = True
     config.model.non_lstm_dims = (0,)
   else:
-    config.model.kind = 'lstm'
+    config.model.core = 'lstm'
     config.model.features = 76
-    config.model.depth = 2
+    config.model.num_layers = 2
 
   config.batch_size = 64
   config.eval_batch_size = 1000
@@ -77,6 +77,6 @@ def get_config(arg=None):
     config.data.num_train = 256
     config.data.num_test = 64
     config.model.features = 8 if arg.model != 'mlp' else 16
-    config.model.depth = 2
+    config.model.num_layers = 2
     runlocal(config, batch_size=16, eval_batch_size=32)
   return config

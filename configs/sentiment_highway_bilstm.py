@@ -1,10 +1,10 @@
 r"""The seed's Highway BiLSTM sentiment classifier on IMDB reviews or SST-2.
 
     python scripts/train.py --config=configs/sentiment_highway_bilstm.py
-    python scripts/train.py --config=configs/sentiment_highway_bilstm.py:dataset=sst2,layers=10
-    python scripts/train.py --config=configs/sentiment_highway_bilstm.py:layers=10,highway=false
+    python scripts/train.py --config=configs/sentiment_highway_bilstm.py:dataset=sst2,num_layers=10
+    python scripts/train.py --config=configs/sentiment_highway_bilstm.py:num_layers=10,highway=false
 
-A stack of ``layers`` bidirectional LSTM layers (128 units per direction) with highway connections
+A stack of ``num_layers`` bidirectional LSTM layers (128 units per direction) with highway connections
 between layers, y = BiLSTM(x)·T(x) + x·(1 − T(x)) (``highway=true``), or a plain stacked BiLSTM
 (``highway=false``); word embeddings of 128; the forward state at the last token and the backward
 state at the first go to a softmax over {negative, positive}. Adam, gradient clipping at 5.
@@ -25,7 +25,7 @@ DATASETS = {'imdb_reviews': 'imdb_reviews', 'sst2': 'glue/sst2'}
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, dataset='imdb_reviews', layers=4, highway=True, runlocal=False,
+  arg = parse_arg(arg, dataset='imdb_reviews', num_layers=4, highway=True, runlocal=False,
                   choices={'dataset': tuple(DATASETS)})
   config = default_config()
   config.data.name = DATASETS[arg.dataset]
@@ -35,13 +35,13 @@ def get_config(arg=None):
   config.model.name = 'rnn_classifier'
   config.model.cell = 'lstm'
   config.model.features = 128
-  config.model.num_layers = arg.layers
+  config.model.num_layers = arg.num_layers
   config.model.bidirectional = True
   config.model.highway = arg.highway
   config.model.transform_bias_init = -2.0
   config.model.embedding_features = 128
-  config.model.dropout_rate = 0.2
-  config.model.output_dropout_rate = 0.3
+  config.model.layer_dropout_rate = 0.2
+  config.model.head_dropout_rate = 0.3
   config.model.pooling = 'last'
 
   config.batch_size = 64
@@ -62,6 +62,6 @@ def get_config(arg=None):
     config.data.max_length = 12
     config.model.features = 4
     config.model.embedding_features = 4
-    config.model.num_layers = min(arg.layers, 2)
+    config.model.num_layers = min(arg.num_layers, 2)
     runlocal(config, batch_size=4, eval_batch_size=4)
   return config

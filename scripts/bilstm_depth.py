@@ -2,9 +2,10 @@ r"""Plain stacked BiLSTM vs Highway BiLSTM at several depths: test accuracy vs d
 
     python scripts/bilstm_depth.py --workdir=runs/bilstm_depth --steps=300
 
-Trains ``configs/mnist1d_highway_bilstm.py:layers=N,highway=true|false`` (offline MNIST-1D, default) or,
-with ``--dataset=imdb_reviews|sst2``, ``configs/sentiment_highway_bilstm.py:dataset=…,layers=N,
-highway=…`` (TFDS; needs the data prepared) for every depth in ``--depths``. ``--steps`` caps each run's
+Trains ``configs/mnist1d_highway_bilstm.py:num_layers=N,highway=true|false`` (offline MNIST-1D,
+default) or, with ``--dataset=imdb_reviews|sst2``,
+``configs/sentiment_highway_bilstm.py:dataset=…,num_layers=N,highway=…`` (TFDS; needs the data
+prepared) for every depth in ``--depths``. ``--steps`` caps each run's
 budget and ``--features`` the units per direction, so the study fits a CPU. Finished runs in
 ``<workdir>/runs`` are reused. Writes ``depth_study.csv``, ``results.json`` and
 ``accuracy_vs_depth.png``.
@@ -35,9 +36,9 @@ flags.DEFINE_string('data_dir', None, 'TFDS directory with the sentiment data pr
 def make_config(depth, family):
   highway = FAMILIES[family]
   if FLAGS.dataset == 'mnist1d':
-    spec = f'{REPO}/configs/mnist1d_highway_bilstm.py:layers={depth},highway={highway}'
+    spec = f'{REPO}/configs/mnist1d_highway_bilstm.py:num_layers={depth},highway={highway}'
   else:
-    spec = (f'{REPO}/configs/sentiment_highway_bilstm.py:dataset={FLAGS.dataset},layers={depth},'
+    spec = (f'{REPO}/configs/sentiment_highway_bilstm.py:dataset={FLAGS.dataset},num_layers={depth},'
             f'highway={highway}')
   overrides = {}
   if FLAGS.features:

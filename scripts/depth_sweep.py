@@ -2,7 +2,7 @@ r"""Plain vs highway nets at several depths, random search per depth and family 
 
     python scripts/depth_sweep.py --workdir=runs/depth_sweep --trials=3 --steps=400
 
-Each trial trains ``configs/digits_depth.py:depth=D,block=plain|highway`` (``--dataset=mnist``:
+Each trial trains ``configs/digits_depth.py:num_layers=D,block=plain|highway`` (``--dataset=mnist``:
 ``configs/mnist_depth.py``, needs TFDS MNIST) with a learning rate drawn log-uniformly from
 ``--learning_rate_range`` and, for highway nets, a transform bias drawn uniformly from [−10, −1].
 The score is the final full training-set loss. Finished trials in ``<workdir>/trials`` are reused.
@@ -40,7 +40,7 @@ def main(argv):
   low, high = (float(x) for x in FLAGS.learning_rate_range)
   payload = depth_sweep.run_depth_sweep(
       lambda depth, family: load_config_file(
-          f'{config_file}:depth={depth},block={family}',
+          f'{config_file}:num_layers={depth},block={family}',
           {'data.data_dir': FLAGS.data_dir} if FLAGS.data_dir else None),
       workdir, depths=[int(d) for d in FLAGS.depths], families=FLAGS.families,
       num_trials=FLAGS.trials, steps=FLAGS.steps, seed=FLAGS.seed, learning_rate_range=(low, high),

@@ -5,18 +5,15 @@ TFDS configs run under ``tfds.testing.mock_data`` (random examples with the real
 
 import contextlib
 import glob
-import importlib.util
 import json
 import os
 
 import pytest
 import tensorflow_datasets as tfds
+from helpers import CONFIG_DIR, load_config
 
-from highway_jax.training import ConfigError, train_and_evaluate
+from highway_jax.training import ConfigError, parse_arg, train_and_evaluate
 from highway_jax.training.config_validation import validate_config
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG_DIR = os.path.join(REPO, 'configs')
 
 # The configs this file covers, with the runlocal argument strings to train (the Grid LSTM configs
 # have their own tests).
@@ -36,15 +33,6 @@ TRAINED = {
 OFFLINE = ('digits', 'mnist1d')
 
 
-def load_config(name, arg=None):
-  """Loads ``configs/<name>.py`` by path, as ``--config=configs/<name>.py[:arg]`` does."""
-  spec = importlib.util.spec_from_file_location(f'{name}_config', os.path.join(CONFIG_DIR,
-                                                                                  f'{name}.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg), module
-
-
 def test_every_config_file_is_covered():
   shipped = {os.path.splitext(os.path.basename(p))[0] for p in glob.glob(f'{CONFIG_DIR}/*.py')}
   assert set(TRAINED) <= shipped
@@ -60,18 +48,36 @@ def test_config_default_validates_and_documents_its_command(name):
 
 
 def test_config_arguments():
-  config, _ = load_config('mnist_depth', 'depth=100,block=plain')
-  assert (config.model.depth, config.model.block, config.model.features) == (100, 'plain', 71)
-  config, _ = load_config('digits_depth', 'depth=50')
-  assert (config.model.depth, config.model.features, config.model.transform_bias_init) == (
+  config, _ = load_config('mnist_depth', 'num_layers=100,block=plain')
+  assert (config.model.num_layers, config.model.block, config.model.features) == (100, 'plain', 71)
+  config, _ = load_config('digits_depth', 'num_layers=50')
+  assert (config.model.num_layers, config.model.features, config.model.transform_bias_init) == (
       50, 50, -3.0)
-  config, _ = load_config('sentiment_highway_bilstm', 'dataset=sst2,layers=10,highway=false')
+  config, _ = load_config('mnist1d_rhn', 'recurrence_depth=5')
+  assert config.model.recurrence_depth == 5
+  config, _ = load_config('sentiment_highway_bilstm', 'dataset=sst2,num_layers=10,highway=false')
   assert (config.data.name, config.model.num_layers, config.model.highway) == (
       'glue/sst2', 10, False)
   config, _ = load_config('mnist_highway', 'width=32')
   assert config.model.features == (32, 32, 32)
-  with pytest.raises(ConfigError, match=r"config argument depth=7 is not one of 10, 20, 50, 100"):
-    load_config('mnist_depth', 'depth=7')
+  with pytest.raises(ConfigError, match=r"config argument num_layers=7 is not one of 10, 20, 50, 100"):
+    load_config('mnist_depth', 'num_layers=7')
+  with pytest.raises(ConfigError, match=r"^unknown config argument 'depth'; allowed: num_layers, block"):
+    load_config('digits_depth', 'depth=50')
+
+
+def test_parse_arg_errors_are_one_line_naming_the_argument():
+  spec = dict(num_layers=10, block='highway', lr=0.1, runlocal=False)
+  assert parse_arg('runlocal,lr=1', **spec).to_dict() == dict(spec, runlocal=True, lr=1.0)
+  cases = [
+      ('nonsense', r"^unknown config argument 'nonsense'; allowed: num_layers, block, lr, runlocal\.$"),
+      ('num_layers=x', r"^config argument num_layers='x' has type str; expected int\.$"),
+      ('num_layers', r"^config argument num_layers='true' has type str; expected int\.$"),
+      ('runlocal=maybe', r"^config argument runlocal='maybe' has type str; expected bool\.$"),
+  ]
+  for arg, message in cases:
+    with pytest.raises(ConfigError, match=message):
+      parse_arg(arg, **spec)
 
 
 def test_cifar_configs_follow_the_authors_recipe():

@@ -120,10 +120,10 @@ def test_load_run_and_lesion_errors(tmp_path):
   (tmp_path / 'config.json').write_text(config_file('digits_highway', 'runlocal').to_json())
   with pytest.raises(CheckpointError, match='has no checkpoint'):
     runs.load_run(str(tmp_path))
-  plain = highway_mlp.Model(num_classes=3, depth=4, features=5, block='plain')
+  plain = highway_mlp.Model(num_classes=3, num_layers=4, features=5, block='plain')
   with pytest.raises(ValueError, match='no highway stack to lesion'):
     lesion.num_lesion_layers(plain)
-  assert lesion.num_lesion_layers(highway_mlp.Model(num_classes=3, depth=4)) == 3
+  assert lesion.num_lesion_layers(highway_mlp.Model(num_classes=3, num_layers=4)) == 3
 
 
 def test_lesion_script_reports_a_missing_checkpoint_in_one_line(tmp_path):
@@ -158,17 +158,17 @@ def test_best_trials_skips_diverged_runs():
 
 
 def test_with_step_budget():
-  config = runs.with_step_budget(config_file('digits_depth', 'depth=10'), 50)
+  config = runs.with_step_budget(config_file('digits_depth', 'num_layers=10'), 50)
   assert (config.num_train_steps, config.schedule.warmup_steps, config.log_every_steps,
           config.eval_every_steps, config.checkpoint_every_steps) == (50, 0, 2, 0, 0)
   with pytest.raises(ValueError, match="unknown config key 'model.nope'"):
-    config_file('digits_depth', 'depth=10', **{'model.nope': 1})
+    config_file('digits_depth', 'num_layers=10', **{'model.nope': 1})
 
 
 def test_depth_sweep_end_to_end_and_reuse(tmp_path, monkeypatch):
   def make_config(depth, family):
     config = config_file('digits_depth', f'runlocal,block={family}')
-    config.model.depth = depth
+    config.model.num_layers = depth
     return config
 
   workdir = str(tmp_path)
@@ -210,7 +210,7 @@ def test_depth_study_and_loss_curves_script(trained_run, tmp_path):
   # tests/test_configs.py, so a cheaper MLP stands in for them here.
   def make_config(depth, family):
     config = config_file('mnist1d_highway', f'runlocal,block={family}')
-    config.model.depth = depth
+    config.model.num_layers = depth
     return config
 
   payload = depth_study.run_depth_study(make_config, str(tmp_path / 'study'), depths=(1, 3),

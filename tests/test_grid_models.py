@@ -1,4 +1,4 @@
-"""Grid LSTM task models (highway_jax.models.grid_lstm) and the Grid LSTM configs.
+"""Grid LSTM task models (highway_jax.models.grid) and the Grid LSTM configs.
 
 The model heads are checked against NumPy references on tiny cases; the grid cores themselves are
 checked against the paper's equations in test_grid_lstm.py. Every Grid LSTM config loads, validates,
@@ -7,7 +7,6 @@ documents its command, and its ``runlocal`` variant builds its model and trains 
 
 import contextlib
 import math
-import os
 
 import jax
 import jax.numpy as jnp
@@ -15,17 +14,15 @@ import ml_collections
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from helpers import load_config, randomize, toy_dataset
 
 from highway_jax import data, models
 from highway_jax.grid_lstm import GridLSTM2D, GridLSTM3D
-from highway_jax.models import grid_lstm as grid_models
+from highway_jax.models import grid as grid_models
 from highway_jax.recurrent import LSTM
 from highway_jax.training import ConfigError, train
 from highway_jax.training.config_validation import validate_config
-from test_configs import load_config  # the same by-path loading as --config=
-from test_models import toy_dataset
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ATOL = 2e-5
 
 
@@ -46,11 +43,11 @@ def np_params(variables):
 
 @pytest.mark.parametrize('tied', [True, False])
 def test_1d_model_matches_numpy(tied):
-  """Projection, `depth` LSTM blocks along depth (m_0 = 0), classifier: the paper's parity net."""
+  """Projection, `num_layers` LSTM blocks along depth (m_0 = 0), classifier: the paper's parity net."""
   x = np.asarray(jax.random.bernoulli(jax.random.key(1), 0.5, (4, 6)), np.float32)
   ds = toy_dataset(x, np.zeros(4, np.int32), num_classes=2)
-  model = build(ds, kind='1d', features=3, depth=3, tied=tied)
-  variables = model.init(jax.random.key(0), x, train=False)
+  model = build(ds, core='1d', features=3, num_layers=3, tied=tied)
+  variables = randomize(model.init(jax.random.key(0), x, train=False))
   logits = np.asarray(model.apply(variables, x, train=False))
 
   p = np_params(variables)
@@ -71,8 +68,8 @@ def test_1d_model_matches_numpy(tied):
 def test_1d_plain_baseline_is_a_tanh_network_with_matched_parameters():
   x = np.asarray(jax.random.bernoulli(jax.random.key(1), 0.5, (3, 5)), np.float32)
   ds = toy_dataset(x, np.zeros(3, np.int32), num_classes=2)
-  plain = build(ds, kind='1d', features=4, depth=2, tied=True, non_lstm_dims=(0,))
-  variables = plain.init(jax.random.key(0), x, train=False)
+  plain = build(ds, core='1d', features=4, num_layers=2, tied=True, non_lstm_dims=(0,))
+  variables = randomize(plain.init(jax.random.key(0), x, train=False))
   p = np_params(variables)
   h = x @ p['grid']['proj']['kernel'] + p['grid']['proj']['bias']
   layer = p['grid']['layers']['block']['dim_0']
@@ -83,29 +80,29 @@ def test_1d_plain_baseline_is_a_tanh_network_with_matched_parameters():
                              atol=ATOL)
   # A plain block of width 2F has as many weights as an LSTM block of width F: (2F)² = 4F².
   def block_kernel(**fields):
-    shapes = jax.eval_shape(lambda: build(ds, kind='1d', depth=2, tied=True, **fields).init(
+    shapes = jax.eval_shape(lambda: build(ds, core='1d', num_layers=2, tied=True, **fields).init(
         jax.random.key(0), x, train=False))
     return shapes['params']['grid']['layers']['block']['dim_0']['kernel'].shape
   assert block_kernel(features=4) == (4, 16) and block_kernel(features=8, non_lstm_dims=(0,)) == (8, 8)
 
 
-@pytest.mark.parametrize('kind', ['2d', 'lstm'])
-def test_sequence_targets_read_the_last_positions_of_one_hot_tokens(kind):
+@pytest.mark.parametrize('core', ['2d', 'lstm'])
+def test_sequence_targets_read_the_last_positions_of_one_hot_tokens(core):
   tokens = np.asarray(jax.random.randint(jax.random.key(1), (3, 7), 0, 5), np.int32)
   labels = np.zeros((3, 2), np.int32)
   ds = toy_dataset(tokens, labels, num_classes=4, vocab_size=5)
-  model = build(ds, kind=kind, features=3, depth=2)
-  variables = model.init(jax.random.key(0), tokens, train=False)
+  model = build(ds, core=core, features=3, num_layers=2)
+  variables = randomize(model.init(jax.random.key(0), tokens, train=False))
   logits = model.apply(variables, tokens, train=False)
   assert logits.shape == (3, 2, 4)
 
   one_hot = np.eye(5, dtype=np.float32)[tokens]
-  if kind == '2d':
-    core = GridLSTM2D(features=3, depth=2)
-    outputs, _ = core.apply({'params': variables['params']['grid']}, one_hot)
+  if core == '2d':
+    outputs, _ = GridLSTM2D(features=3, depth=2).apply({'params': variables['params']['grid']},
+                                                       one_hot)
   else:
-    core = LSTM(features=3, num_layers=2)
-    outputs, _ = core.apply({'params': variables['params']['rnn']}, one_hot)
+    outputs, _ = LSTM(features=3, num_layers=2).apply({'params': variables['params']['rnn']},
+                                                      one_hot)
   p = np_params(variables)
   expected = np.asarray(outputs)[:, -2:] @ p['classifier']['kernel'] + p['classifier']['bias']
   np.testing.assert_allclose(np.asarray(logits), expected, atol=ATOL)
@@ -115,21 +112,23 @@ def test_2d_pooling_follows_lengths():
   x = np.asarray(jax.random.normal(jax.random.key(1), (3, 5)), np.float32)
   lengths = np.array([5, 2, 1], np.int32)
   ds = toy_dataset(x, np.zeros(3, np.int32), num_classes=3, lengths=lengths)
-  last = build(ds, kind='2d', features=4, depth=2, priority_dims=(1,), pooling='last')
-  mean = build(ds, kind='2d', features=4, depth=2, priority_dims=(1,), pooling='mean')
-  variables = last.init(jax.random.key(0), x, train=False, lengths=lengths)
+  poolings = ('last', 'mean', 'max')
+  heads = {p: build(ds, core='2d', features=4, num_layers=2, priority_dims=(1,), pooling=p)
+           for p in poolings}
+  variables = randomize(heads['last'].init(jax.random.key(0), x, train=False, lengths=lengths))
 
-  core = GridLSTM2D(features=4, depth=2, priority_dims=(1,))
-  outputs, _ = core.apply({'params': variables['params']['grid']}, x[..., None],
+  net = GridLSTM2D(features=4, depth=2, priority_dims=(1,))
+  outputs, _ = net.apply({'params': variables['params']['grid']}, x[..., None],
                           seq_lengths=lengths)
   outputs = np.asarray(outputs, np.float64)
   p = np_params(variables)
   pooled = {
       'last': np.stack([outputs[b, lengths[b] - 1] for b in range(3)]),
       'mean': np.stack([outputs[b, :lengths[b]].mean(axis=0) for b in range(3)]),
+      'max': np.stack([outputs[b, :lengths[b]].max(axis=0) for b in range(3)]),
   }
-  for model, pooling in ((last, 'last'), (mean, 'mean')):
-    logits = np.asarray(model.apply(variables, x, train=False, lengths=lengths))
+  for pooling in poolings:
+    logits = np.asarray(heads[pooling].apply(variables, x, train=False, lengths=lengths))
     expected = pooled[pooling] @ p['classifier']['kernel'] + p['classifier']['bias']
     np.testing.assert_allclose(logits, expected, atol=ATOL, err_msg=pooling)
 
@@ -147,8 +146,9 @@ def test_image_patches_match_a_loop():
 def test_3d_model_pools_the_grid_over_patches():
   images = np.asarray(jax.random.normal(jax.random.key(1), (2, 4, 4)), np.float32)
   ds = toy_dataset(images, np.zeros(2, np.int32), num_classes=3)
-  fields = dict(kind='3d', features=2, depth=1, patch_size=2)
-  variables = build(ds, pooling='last', **fields).init(jax.random.key(0), images, train=False)
+  fields = dict(core='3d', features=2, num_layers=1, patch_size=2)
+  variables = randomize(build(ds, pooling='last', **fields).init(jax.random.key(0), images,
+                                                                 train=False))
   grid_params = variables['params']['grid']
 
   patches = grid_models.image_patches(jnp.asarray(images)[..., None], 2)          # (2, 2, 2, 4)
@@ -163,10 +163,10 @@ def test_3d_model_pools_the_grid_over_patches():
                                err_msg=pooling)
 
 
-def test_output_dropout_is_active_only_in_training():
+def test_head_dropout_is_active_only_in_training():
   x = np.ones((2, 6), np.float32)
   ds = toy_dataset(x, np.zeros(2, np.int32), num_classes=3)
-  model = build(ds, kind='1d', features=4, depth=1, output_dropout_rate=0.5)
+  model = build(ds, core='1d', features=4, num_layers=1, head_dropout_rate=0.5)
   variables = model.init(jax.random.key(0), x, train=False)
   evaluation = model.apply(variables, x, train=False)
   trained = model.apply(variables, x, train=True, rngs={'dropout': jax.random.key(3)})
@@ -177,26 +177,45 @@ def test_output_dropout_is_active_only_in_training():
 
 
 @pytest.mark.parametrize('fields,dataset,match', [
-    (dict(kind='4d'), 'parity', r"config.model.kind='4d' is not one of '1d', '2d', '3d', 'lstm'"),
-    (dict(kind='2d', non_lstm_dims=(2,)), 'parity', r'non_lstm_dims=\(2,\) must hold distinct'),
-    (dict(kind='3d', priority_dims=(0, 1, 2)), 'image', r'priority_dims=\(0, 1, 2\) is not valid'),
-    (dict(kind='lstm', tied=True), 'parity', r"tied=True has no meaning for .*kind='lstm'"),
-    (dict(kind='1d'), 'addition', r"sequence targets .*kind='1d' gives one label"),
-    (dict(kind='3d'), 'parity', r"kind='3d' needs images"),
-    (dict(kind='3d', patch_size=3), 'image', r'patch_size=3 must divide the image size \(4, 4\)'),
-    (dict(kind='2d', patch_size=2), 'parity', r"patch_size=2 is only used by .*kind='3d'"),
-    (dict(kind='2d', pooling='flatten'), 'parity', r"pooling='flatten' is not one of 'last'"),
-    (dict(kind='2d', featurs=3), 'parity', r'unknown config key config.model.featurs'),
+    (dict(core='4d'), 'parity', r"config.model.core='4d' is not one of '1d', '2d', '3d', 'lstm'\."),
+    (dict(core='2d', non_lstm_dims=(2,)), 'parity',
+     r'config.model.non_lstm_dims=\(2,\) must hold at most 2 distinct dimensions of '
+     r"config.model.core='2d': 0 = time, 1 = depth"),
+    (dict(core='3d', priority_dims=(0, 1, 2)), 'image',
+     r'config.model.priority_dims=\(0, 1, 2\) must hold at most 2 distinct dimensions'),
+    (dict(core='lstm', tied=True), 'parity',
+     r"config.model.tied=True has no meaning for config.model.core='lstm'; leave it at False\."),
+    (dict(core='2d', patch_size=2), 'parity',
+     r"config.model.patch_size=2 has no meaning for config.model.core='2d'; leave it at 1\."),
+    (dict(core='1d'), 'addition',
+     r"config.model.core='1d' needs fixed-size inputs and one label per example; got token ids "
+     r'of shape \(9,\) and 4 labels each\.'),
+    (dict(core='3d'), 'parity', r"config.model.core='3d' needs fixed-size images"),
+    (dict(core='1d', lengths=True), 'parity',
+     r"core='1d' needs fixed-size inputs .*; got inputs of shape \(5,\) with lengths\."),
+    (dict(core='3d', patch_size=3), 'image',
+     r'images \(H, W\[, C\]\) with sides divisible by config.model.patch_size=3, and one label per '
+     r'example; got inputs of shape \(4, 4, 1\)\.'),
+    (dict(core='2d', pooling='flatten'), 'parity',
+     r"config.model.pooling='flatten' is not one of 'last', 'mean', 'max'\."),
+    (dict(core='2d', featurs=3), 'parity', r'unknown config key config.model.featurs\. Did you mean '
+                                           r'config.model.features\?'),
 ])
 def test_config_errors_name_the_field(fields, dataset, match):
+  """Errors of single fields come from ``get_model``, of combinations from the first call."""
+  lengths = dict(lengths=np.ones(2, np.int32)) if fields.pop('lengths', False) else {}
   datasets = {
       'parity': toy_dataset(np.zeros((2, 5), np.float32), np.zeros(2, np.int32), 2),
       'addition': toy_dataset(np.zeros((2, 9), np.int32), np.zeros((2, 4), np.int32), 10,
                               vocab_size=13),
       'image': toy_dataset(np.zeros((2, 4, 4, 1), np.float32), np.zeros(2, np.int32), 10),
   }
-  with pytest.raises(ConfigError, match=match):
-    build(datasets[dataset], **fields)
+  ds = datasets[dataset]
+  with pytest.raises(ConfigError, match=match) as error:
+    model = build(ds, **fields)
+    model.init(jax.random.key(0), np.zeros((2,) + ds.input_shape, ds.input_dtype), train=False,
+               **lengths)
+  assert '\n' not in str(error.value)
 
 
 # ----------------------------------------------------------------------------- configs

@@ -2,27 +2,16 @@
 
 import math
 
-import grain
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from helpers import randomize, toy_dataset
 
-from highway_jax import data, models, recurrent
-from highway_jax.models import highway_cnn, highway_mlp, rnn_classifier
+from highway_jax import models, recurrent
 from highway_jax.errors import ConfigError
-
-
-def toy_dataset(inputs, labels, num_classes, vocab_size=None, lengths=None):
-  arrays = {'inputs': inputs, 'label': labels}
-  if lengths is not None:
-    arrays['length'] = lengths
-  split = grain.MapDataset.source(data.ArraySource(arrays))
-  return data.Dataset(
-      name='toy', num_classes=num_classes, input_shape=inputs.shape[1:], input_dtype=inputs.dtype,
-      label_shape=labels.shape[1:], vocab_size=vocab_size, splits={'train': split, 'test': split},
-      num_examples={'train': len(labels), 'test': len(labels)})
+from highway_jax.models import highway_cnn, highway_mlp, rnn_classifier
 
 
 def model_config(name, **fields):
@@ -44,15 +33,18 @@ def sigmoid(x):
 
 @pytest.mark.parametrize('block', ['highway', 'plain', 'residual'])
 def test_highway_mlp_matches_numpy(block):
-  model = highway_mlp.Model(num_classes=3, depth=4, features=5, block=block)
+  model = highway_mlp.Model(num_classes=3, num_layers=4, features=5, block=block)
   x = np.asarray(jax.random.normal(jax.random.key(1), (2, 2, 3)), np.float32)
-  variables = model.init(jax.random.key(0), x, train=False)
+  initial = model.init(jax.random.key(0), x, train=False)
+  if block == 'highway':
+    np.testing.assert_array_equal(initial['params']['stack']['layers']['T']['bias'], -2.0)
+  variables = randomize(initial)
   logits = np.asarray(model.apply(variables, x, train=False))
 
   p = jax.tree.map(np.asarray, variables['params'])
   h = relu(x.reshape(2, 6) @ p['input_layer']['kernel'] + p['input_layer']['bias'])
   layers = p['stack']['layers']
-  for l in range(3):  # depth − 1 stacked layers
+  for l in range(3):  # num_layers − 1 stacked layers
     transform = relu(h @ layers['H']['kernel'][l] + layers['H']['bias'][l])
     if block == 'highway':
       gate = sigmoid(h @ layers['T']['kernel'][l] + layers['T']['bias'][l])
@@ -62,16 +54,14 @@ def test_highway_mlp_matches_numpy(block):
     else:
       h = transform + h
   expected = h @ p['classifier']['kernel'] + p['classifier']['bias']
-  np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
-  if block == 'highway':
-    np.testing.assert_array_equal(layers['T']['bias'], -2.0)
+  np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_depth_experiment_widths_give_about_5000_params_per_layer():
   x = jnp.zeros((1, 784))
   per_layer = {}
   for block, width in (('highway', 50), ('plain', 71)):
-    counts = [param_count(highway_mlp.Model(num_classes=10, depth=d, features=width, block=block),
+    counts = [param_count(highway_mlp.Model(num_classes=10, num_layers=d, features=width, block=block),
                           x, train=False) for d in (10, 20)]
     per_layer[block] = (counts[1] - counts[0]) / 10
   assert per_layer == {'highway': 2 * (50 * 50 + 50), 'plain': 71 * 71 + 71}
@@ -79,13 +69,15 @@ def test_depth_experiment_widths_give_about_5000_params_per_layer():
 
 def test_highway_mlp_project_and_none():
   x = jnp.zeros((2, 6))
-  project = highway_mlp.Model(num_classes=3, depth=2, features=5, dim_match='project')
+  project = highway_mlp.Model(num_classes=3, num_layers=2, features=5, first_layer='project')
   params = jax.eval_shape(lambda: project.init(jax.random.key(0), x, train=False))['params']
   assert 'input_layer' not in params and params['stack']['proj']['kernel'].shape == (6, 5)
   assert params['stack']['layers']['H']['kernel'].shape == (2, 5, 5)
   ds = toy_dataset(np.zeros((4, 6), np.float32), np.zeros((4,), np.int32), 3)
-  with pytest.raises(ConfigError, match="config.model.dim_match='none'"):
-    models.get_model(model_config('highway_mlp', dim_match='none', features=5), ds)
+  model = models.get_model(model_config('highway_mlp', first_layer='none', features=5), ds)
+  with pytest.raises(ConfigError, match="config.model.first_layer='none' needs inputs of "
+                                        r'config.model.features=5 values.*flatten to 6'):
+    model.init(jax.random.key(0), x, train=False)
 
 
 def _conv_same(x, kernel, bias):
@@ -112,7 +104,7 @@ def test_highway_cnn_matches_numpy(head):
   model = highway_cnn.Model(num_classes=3, features=(2, 3), num_highway_layers=(1, 1),
                             pool_after=(True, False), head=head)
   x = np.asarray(jax.random.normal(jax.random.key(1), (2, 4, 4, 1)), np.float32)
-  variables = model.init(jax.random.key(0), x, train=False)
+  variables = randomize(model.init(jax.random.key(0), x, train=False))
   logits = np.asarray(model.apply(variables, x, train=False))
 
   p = jax.tree.map(np.asarray, variables['params'])
@@ -154,10 +146,27 @@ def test_cifar_recipe_parameter_count():
   assert 2.2e6 < expected < 2.3e6
 
 
-def test_highway_cnn_without_projection_is_a_config_error():
+def test_highway_cnn_config_errors():
   ds = toy_dataset(np.zeros((2, 8, 8, 3), np.float32), np.zeros((2,), np.int32), 10)
-  with pytest.raises(ConfigError, match=r"config.model.dim_match='none'.*'plain' or 'project'"):
-    models.get_model(model_config('highway_cnn', dim_match='none'), ds)
+  x = jnp.zeros((2, 8, 8, 3))
+  model = models.get_model(model_config('highway_cnn', first_layer='none'), ds)
+  with pytest.raises(ConfigError, match=r"config.model.first_layer='none' but stage 0 changes the "
+                                        r"width from 3 to 32; use first_layer 'plain' or 'project'"):
+    model.init(jax.random.key(0), x, train=False)
+  model = models.get_model(model_config('highway_cnn', num_highway_layers=(1, 1)), ds)
+  with pytest.raises(ConfigError, match=r'config.model.features, config.model.num_highway_layers '
+                                        r'\(each >= 0\) and config.model.pool_after need one entry'):
+    model.init(jax.random.key(0), x, train=False)
+  model = models.get_model(model_config('highway_cnn', pool_after=(True,) * 4, features=(4,) * 4,
+                                        num_highway_layers=(1,) * 4), ds)
+  with pytest.raises(ConfigError, match=r"'highway_cnn' needs images \(H, W\[, C\]\) of at least "
+                                        r'2\^4 pixels a side .*; got inputs \(8, 8, 3\)'):
+    model.init(jax.random.key(0), x, train=False)
+  tokens = toy_dataset(np.zeros((2, 6), np.int32), np.zeros((2,), np.int32), 3, vocab_size=9)
+  with pytest.raises(ConfigError, match=r"config.model.name='highway_cnn' needs real-valued inputs"):
+    models.get_model(model_config('highway_cnn'), tokens)
+  with pytest.raises(ConfigError, match=r'config.model.features\[1\]=0 must be >= 1'):
+    models.get_model(model_config('highway_cnn', features=(4, 0, 4)), ds)
 
 
 def _tokens(lengths, time, vocab, seed):
@@ -173,8 +182,8 @@ def test_rnn_classifier_pooling_matches_reference_and_ignores_padding():
   make = lambda pooling: rnn_classifier.Model(
       num_classes=2, vocab_size=11, features=3, embedding_features=4, num_layers=2,
       bidirectional=True, highway=True, pooling=pooling)
-  variables = jax.jit(lambda: make('last').init(jax.random.key(0), tokens, train=False,
-                                                lengths=lengths))()
+  variables = randomize(jax.jit(lambda: make('last').init(jax.random.key(0), tokens, train=False,
+                                                          lengths=lengths))())
   rnn = recurrent.LSTM(features=3, num_layers=2, bidirectional=True, highway=True)
   both = np.concatenate([tokens, noisy])
   both_lengths = np.concatenate([lengths, lengths])
@@ -207,7 +216,7 @@ def test_rnn_classifier_sequence_targets_and_real_inputs():
   ds = toy_dataset(np.zeros((2, 7), np.float32), np.zeros((2, 3), np.int32), 5)
   model = models.get_model(model_config('rnn_classifier', cell='gru', features=4), ds)
   x = np.asarray(jax.random.normal(jax.random.key(2), (2, 7)), np.float32)
-  variables = model.init(jax.random.key(0), x, train=False)
+  variables = randomize(model.init(jax.random.key(0), x, train=False))
   logits = model.apply(variables, x, train=False)
   assert logits.shape == (2, 3, 5)
   # The logits of the last 3 steps are the classifier applied to the GRU outputs there.
@@ -217,9 +226,10 @@ def test_rnn_classifier_sequence_targets_and_real_inputs():
                              atol=1e-6)
 
 
-def test_rnn_classifier_rhn_uses_depth():
+def test_rnn_classifier_rhn_uses_recurrence_depth():
   ds = toy_dataset(np.zeros((2, 5, 1), np.float32), np.zeros((2,), np.int32), 3)
-  model = models.get_model(model_config('rnn_classifier', cell='rhn', features=4, rhn_depth=3), ds)
+  model = models.get_model(model_config('rnn_classifier', cell='rhn', features=4,
+                                        recurrence_depth=3), ds)
   params = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((2, 5, 1)),
                                              train=False))['params']
   assert params['rnn']['layer_0']['forward']['layers']['T']['kernel'].shape == (3, 4, 4)
@@ -229,10 +239,15 @@ def test_get_model_errors_name_the_key_and_allowed_values():
   ds = toy_dataset(np.zeros((2, 6), np.float32), np.zeros((2,), np.int32), 3)
   with pytest.raises(ConfigError, match=r"config.model.name='resnet' is not one of 'highway_mlp'"):
     models.get_model(model_config('resnet'), ds)
-  with pytest.raises(ConfigError, match=r'unknown config key config.model.deph.*config.model.depth'):
-    models.get_model(model_config('highway_mlp', deph=3), ds)
-  with pytest.raises(ConfigError, match=r"config.model.depth='3' has type str; expected int"):
-    models.get_model(model_config('highway_mlp', depth='3'), ds)
+  with pytest.raises(ConfigError, match=r'unknown config key config.model.num_layer\. Did you mean '
+                                        r'config.model.num_layers\? Known keys: activation, block'):
+    models.get_model(model_config('highway_mlp', num_layer=3), ds)
+  with pytest.raises(ConfigError, match=r"config.model.num_layers='3' has type str; expected int\."):
+    models.get_model(model_config('highway_mlp', num_layers='3'), ds)
+  with pytest.raises(ConfigError, match=r'config.model.num_layers=0 must be >= 1\.'):
+    models.get_model(model_config('highway_mlp', num_layers=0), ds)
+  with pytest.raises(ConfigError, match=r'config.model.layer_dropout_rate=1.0 must be >= 0 and < 1\.'):
+    models.get_model(model_config('highway_mlp', layer_dropout_rate=1.0), ds)
   with pytest.raises(ConfigError, match=r"config.model.block='gated' is not one of 'highway'"):
     models.get_model(model_config('highway_mlp', block='gated'), ds)
   with pytest.raises(ConfigError, match=r"config.model.activation='tanhh'"):
@@ -240,11 +255,33 @@ def test_get_model_errors_name_the_key_and_allowed_values():
   tokens = toy_dataset(np.zeros((2, 6), np.int32), np.zeros((2,), np.int32), 3, vocab_size=9)
   with pytest.raises(ConfigError, match="'highway_mlp' needs real-valued inputs"):
     models.get_model(model_config('highway_mlp'), tokens)
+  targets = toy_dataset(np.zeros((2, 6), np.int32), np.zeros((2, 7), np.int32), 3, vocab_size=9)
+  with pytest.raises(ConfigError, match=r"dataset 'toy' has labels of shape \(7,\) for inputs of "
+                                        r'shape \(6,\); sequence targets'):
+    models.get_model(model_config('rnn_classifier'), targets)
+
+
+@pytest.mark.parametrize('name,old,new', [
+    ('highway_mlp', 'depth', 'num_layers'), ('highway_mlp', 'dim_match', 'first_layer'),
+    ('highway_mlp', 'dropout_rate', 'layer_dropout_rate'),
+    ('highway_cnn', 'dim_match', 'first_layer'), ('highway_cnn', 'dropout_rate', 'head_dropout_rate'),
+    ('rnn_classifier', 'rhn_depth', 'recurrence_depth'),
+    ('rnn_classifier', 'dropout_rate', 'layer_dropout_rate'),
+    ('rnn_classifier', 'output_dropout_rate', 'head_dropout_rate'),
+    ('grid_lstm', 'kind', 'core'), ('grid_lstm', 'depth', 'num_layers'),
+    ('grid_lstm', 'output_dropout_rate', 'head_dropout_rate'),
+])
+def test_old_config_keys_name_their_new_name(name, old, new):
+  ds = toy_dataset(np.zeros((2, 8, 8, 1), np.float32), np.zeros((2,), np.int32), 3)
+  with pytest.raises(ConfigError) as error:
+    models.get_model(model_config(name, **{old: 1}), ds)
+  assert str(error.value) == f'config.model.{old} was renamed to config.model.{new}.'
 
 
 def test_bfloat16_computes_in_bf16_with_float32_params():
   ds = toy_dataset(np.zeros((2, 6), np.float32), np.zeros((2,), np.int32), 3)
-  model = models.get_model(model_config('highway_mlp', depth=3, features=4), ds, dtype='bfloat16')
+  model = models.get_model(model_config('highway_mlp', num_layers=3, features=4), ds,
+                           dtype='bfloat16')
   x = jnp.ones((2, 6))
   variables = model.init(jax.random.key(0), x, train=False)
   assert {v.dtype for v in jax.tree.leaves(variables)} == {jnp.dtype(jnp.float32)}
@@ -266,9 +303,9 @@ def _numpy_highway_mlp(p, x, lesioned=()):
 
 @pytest.mark.parametrize('layer', [0, 2])
 def test_highway_mlp_lesion_forces_that_layers_gate_to_zero(layer):
-  model = highway_mlp.Model(num_classes=3, depth=4, features=5, transform_bias_init=0.5)
+  model = highway_mlp.Model(num_classes=3, num_layers=4, features=5)
   x = np.asarray(jax.random.normal(jax.random.key(1), (4, 6)), np.float32)
-  variables = model.init(jax.random.key(0), x, train=False)
+  variables = randomize(model.init(jax.random.key(0), x, train=False))
   p = jax.tree.map(np.asarray, variables['params'])
   assert model.num_lesion_layers == 3
   expected = _numpy_highway_mlp(p, x, lesioned=(layer,))
@@ -285,18 +322,19 @@ def test_highway_mlp_lesion_forces_that_layers_gate_to_zero(layer):
 
 
 def test_highway_mlp_without_stacked_layers_cannot_be_lesioned():
-  model = highway_mlp.Model(num_classes=3, depth=1, features=5)
+  model = highway_mlp.Model(num_classes=3, num_layers=1, features=5)
   x = jnp.ones((2, 6))
   variables = model.init(jax.random.key(0), x, train=False)
-  with pytest.raises(ValueError, match='no stacked layers to lesion'):
+  assert model.num_lesion_layers == 0
+  with pytest.raises(ValueError, match=r'lesion index must be in \[0, 0\), got 0'):
     model.apply(variables, x, train=False, lesion=0)
 
 
 def test_highway_cnn_lesion_mask_spans_every_stage():
   model = highway_cnn.Model(num_classes=3, features=(2, 3), num_highway_layers=(1, 2),
-                            pool_after=(True, False), head='dense', transform_bias_init=0.5)
+                            pool_after=(True, False), head='dense')
   x = np.asarray(jax.random.normal(jax.random.key(1), (2, 4, 4, 1)), np.float32)
-  variables = model.init(jax.random.key(0), x, train=False)
+  variables = randomize(model.init(jax.random.key(0), x, train=False))
   p = jax.tree.map(np.asarray, variables['params'])
   assert model.num_lesion_layers == 3
 

@@ -16,7 +16,7 @@ its final checkpoint; the best trial per (family, depth) goes into the figure.
 Example::
 
     payload = run_depth_sweep(lambda depth, family: load_config_file(
-        f'configs/digits_depth.py:depth={depth},block={family}'), 'runs/depth_sweep', steps=400)
+        f'configs/digits_depth.py:num_layers={depth},block={family}'), 'runs/depth_sweep', steps=400)
     payload['best']['highway'][50]['train_loss']
 """
 
@@ -143,7 +143,7 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
   """Random search per depth and family; writes the files of the module docstring.
 
   ``make_config(depth, family)`` gives the config of that net (e.g.
-  ``configs/digits_depth.py:depth=…,block=…``); each trial overrides its learning rate, transform
+  ``configs/digits_depth.py:num_layers=…,block=…``); each trial overrides its learning rate, transform
   bias (highway), ``seed`` and, with ``steps``, its budget (``runs.with_step_budget``). ``log`` gets
   one line per trial. Returns the content of ``results.json``.
   """

@@ -25,8 +25,9 @@ Datasets (``DATASET_NAMES``; details in ``tfds_sources`` and ``offline``):
 - Offline: ``'digits'`` (scikit-learn 8×8, 1,437/360), ``'mnist1d'`` (generated, 4,000/1,000),
   ``'parity'``, ``'addition'``, ``'memorization'`` (``algorithmic``).
 
-Config keys (``config.data``; start from ``default_config()``, which has every key; ``load``
-rejects unknown keys and fills missing ones from the defaults):
+Config keys (``config.data``): the fields of ``DataConfig``, whose annotations hold their types,
+allowed values and bounds. ``default_config()`` has every key; ``load`` rejects unknown, renamed or
+mistyped keys and fills missing ones from the defaults (``errors.build``):
 
 ======================  ==============  ======================================================
 key                     default         meaning
@@ -94,19 +95,23 @@ same process count. Without Orbax: ``state = train_iter.get_state()`` /
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import ml_collections
 from ml_collections import config_dict
 
-from highway_jax.data import offline, preprocessing, tfds_sources
+from highway_jax.data import offline, tfds_sources
 from highway_jax.data.dataset import ArraySource, Dataset, DatasetUnavailableError
 from highway_jax.data.pipeline import EvalBatches, eval_batches, train_loader
+from highway_jax.errors import Bounds, ConfigError, build
 
 __all__ = [
     'DATASET_NAMES',
     'ArraySource',
+    'DataConfig',
     'Dataset',
     'DatasetUnavailableError',
     'EvalBatches',
@@ -116,7 +121,7 @@ __all__ = [
     'train_loader',
 ]
 
-_Loader = Callable[[ml_collections.ConfigDict, 'str | None'], Dataset]
+_Loader = Callable[[Any, 'str | None'], Dataset]
 
 _LOADERS: dict[str, _Loader] = {
     'digits': lambda cfg, workdir: offline.load_digits(cfg),
@@ -127,96 +132,49 @@ _LOADERS: dict[str, _Loader] = {
 }
 DATASET_NAMES = tuple(_LOADERS)
 IMAGE_DATASETS = ('digits', 'mnist', 'cifar10', 'cifar100')
+Count = Annotated[int, Bounds(ge=1)]
+NonNegative = Annotated[int, Bounds(ge=0)]
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  """The schema of ``config.data`` (table in the module docstring). Sizes, fractions and the
+  vocabulary size are checked by the loader that uses them."""
+
+  name: Literal[DATASET_NAMES]
+  data_dir: str | None = None
+  validation_fraction: float = 0.0
+  normalize: Literal['per_channel', 'gcn', 'none'] = 'per_channel'
+  augment: bool = False
+  augment_padding: int = 8
+  augment_flip: bool = True
+  max_length: Count = 256
+  vocab_size: int = 20_000
+  test_fraction: float = 0.2
+  num_train: int | None = None
+  num_test: int | None = None
+  data_seed: NonNegative | None = None
+  parity_bits: Count = 16
+  parity_train_density: Literal['half', 'random'] = 'half'
+  addition_digits: Count = 15
+  addition_reverse: bool = False
+  memorization_length: Count = 20
+  memorization_symbols: Annotated[int, Bounds(ge=2)] = 64
+  num_threads: NonNegative = 4
+  prefetch_buffer_size: NonNegative = 16
 
 
 def default_config() -> ml_collections.ConfigDict:
-  """Every key the pipelines read, with its default (table in the module docstring)."""
-  return ml_collections.ConfigDict({
-      'name': config_dict.placeholder(str),
-      'data_dir': config_dict.placeholder(str),
-      'validation_fraction': 0.0,
-      'normalize': 'per_channel',
-      'augment': False,
-      'augment_padding': 8,
-      'augment_flip': True,
-      'max_length': 256,
-      'vocab_size': 20_000,
-      'test_fraction': 0.2,
-      'num_train': config_dict.placeholder(int),
-      'num_test': config_dict.placeholder(int),
-      'data_seed': config_dict.placeholder(int),
-      'parity_bits': 16,
-      'parity_train_density': 'half',
-      'addition_digits': 15,
-      'addition_reverse': False,
-      'memorization_length': 20,
-      'memorization_symbols': 64,
-      'num_threads': 4,
-      'prefetch_buffer_size': 16,
-  })
-
-
-def _merge_with_defaults(data_config: Mapping[str, Any] | ml_collections.ConfigDict
-                         ) -> ml_collections.ConfigDict:
-  cfg = default_config()
-  given = data_config.to_dict() if isinstance(data_config, ml_collections.ConfigDict) else dict(
-      data_config)
-  unknown = sorted(set(given) - set(cfg.keys()))
-  if unknown:
-    raise ValueError(f'Unknown key(s) config.data.{", config.data.".join(unknown)}; allowed keys: '
-                     f'{", ".join(sorted(cfg.keys()))}.')
-  for key, value in given.items():
-    try:
-      cfg[key] = value
-    except TypeError as error:
-      raise ValueError(f'config.data.{key}={value!r} has the wrong type: expected '
-                       f'{cfg.get_type(key).__name__}, got {type(value).__name__}.') from error
-  return cfg
-
-
-def _check_number(cfg, key: str, low: float, high: float | None = None, *, integer: bool = True,
-                  optional: bool = False, high_inclusive: bool = True) -> None:
-  value = cfg[key]
-  if value is None and optional:
-    return
-  kind = int if integer else (int, float)
-  ok = isinstance(value, kind) and not isinstance(value, bool) and value >= low
-  if ok and high is not None:
-    ok = value <= high if high_inclusive else value < high
-  if not ok:
-    bound = f'>= {low}' if high is None else f'in [{low}, {high}{"]" if high_inclusive else ")"}'
-    what = 'an integer' if integer else 'a number'
-    raise ValueError(f'config.data.{key} must be {what} {bound}'
-                     f'{" or None" if optional else ""}, got {value!r}.')
-
-
-def _validate(cfg: ml_collections.ConfigDict) -> None:
-  if cfg.name is None:
-    raise ValueError(f'config.data.name is not set; allowed names: {", ".join(DATASET_NAMES)}.')
-  if cfg.name not in _LOADERS:
-    raise ValueError(f'Unknown dataset config.data.name={cfg.name!r}; allowed names: '
-                     f'{", ".join(DATASET_NAMES)}.')
-  if cfg.normalize not in preprocessing.NORMALIZATIONS:
-    raise ValueError(f'config.data.normalize must be one of {preprocessing.NORMALIZATIONS}, got '
-                     f'{cfg.normalize!r}.')
-  if cfg.parity_train_density not in ('half', 'random'):
-    raise ValueError("config.data.parity_train_density must be 'half' or 'random', got "
-                     f'{cfg.parity_train_density!r}.')
-  for key in ('augment', 'augment_flip', 'addition_reverse'):
-    if not isinstance(cfg[key], bool):
-      raise ValueError(f'config.data.{key} must be True or False, got {cfg[key]!r}.')
-  if cfg.augment and cfg.name not in IMAGE_DATASETS:
-    raise ValueError(f'config.data.augment=True is only supported for the image datasets '
-                     f'{IMAGE_DATASETS}, not config.data.name={cfg.name!r}.')
-  _check_number(cfg, 'validation_fraction', 0.0, 1.0, integer=False, high_inclusive=False)
-  _check_number(cfg, 'test_fraction', 0.0, 1.0, integer=False, high_inclusive=False)
-  for key, low in (('augment_padding', 0), ('max_length', 1), ('vocab_size', 3),
-                   ('parity_bits', 1), ('addition_digits', 1), ('memorization_length', 1),
-                   ('memorization_symbols', 2), ('num_threads', 0), ('prefetch_buffer_size', 0)):
-    _check_number(cfg, key, low)
-  for key in ('num_train', 'num_test'):
-    _check_number(cfg, key, 1, optional=True)
-  _check_number(cfg, 'data_seed', 0, 2**32 - 2, optional=True)
+  """Every key of ``DataConfig`` with its default; unset ones (None) are typed placeholders."""
+  hints = typing.get_type_hints(DataConfig)
+  config = ml_collections.ConfigDict()
+  for field in dataclasses.fields(DataConfig):
+    if field.default not in (None, dataclasses.MISSING):
+      config[field.name] = field.default
+    else:  # the placeholder's type lets --config.data.<key>=... be parsed
+      config[field.name] = config_dict.placeholder(int if int in typing.get_args(hints[field.name])
+                                                   else str)
+  return config
 
 
 def load(data_config: Mapping[str, Any] | ml_collections.ConfigDict,
@@ -232,9 +190,12 @@ def load(data_config: Mapping[str, Any] | ml_collections.ConfigDict,
     A ``Dataset``.
 
   Raises:
-    ValueError: unknown or unset name, unknown key, or a bad value (the message names the key).
+    ConfigError (a ValueError): unknown or unset name, unknown key, or a bad value (the message
+      names the key); the loaders raise ValueError for sizes that don't fit the data.
     DatasetUnavailableError: a TFDS dataset is not prepared and cannot be prepared here.
   """
-  cfg = _merge_with_defaults(data_config)
-  _validate(cfg)
+  cfg = build(DataConfig, dict(data_config), 'config.data')
+  if cfg.augment and cfg.name not in IMAGE_DATASETS:
+    raise ConfigError(f'config.data.augment=True is only supported for the image datasets '
+                      f'{IMAGE_DATASETS}, not config.data.name={cfg.name!r}.')
   return _LOADERS[cfg.name](cfg, None if workdir is None else str(workdir))

@@ -63,7 +63,7 @@ PROBE_TIMEOUT_S = 5.0
 @dataclasses.dataclass(frozen=True)
 class TFDSSpec:
   """How one TFDS dataset maps onto our examples."""
-  kind: str                         # 'image' or 'text'
+  modality: str                     # 'image' or 'text'
   num_classes: int
   download_url: str                 # probed to decide quickly whether a download can work
   splits: Mapping[str, str] = dataclasses.field(
@@ -225,7 +225,7 @@ def load_tfds(cfg: ml_collections.ConfigDict, workdir: str | None) -> Dataset:
 
   metadata: dict[str, Any] = {'tfds_splits': dict(spec.splits)}
   vocab_size = None
-  if spec.kind == 'image':
+  if spec.modality == 'image':
     preprocess = _image_preprocessor(cfg, spec)
     if cfg.normalize == 'per_channel':
       metadata.update(normalize_mean=spec.mean, normalize_std=spec.std)
@@ -256,7 +256,7 @@ def load_tfds(cfg: ml_collections.ConfigDict, workdir: str | None) -> Dataset:
       splits=splits,
       num_examples={split: len(dataset) for split, dataset in splits.items()},
       augment=(preprocessing.make_crop_flip(cfg.augment_padding, cfg.augment_flip)
-               if spec.kind == 'image' and cfg.augment else None),
+               if spec.modality == 'image' and cfg.augment else None),
       read_options=grain.ReadOptions(num_threads=cfg.num_threads,
                                      prefetch_buffer_size=cfg.prefetch_buffer_size),
       metadata=metadata)

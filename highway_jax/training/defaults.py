@@ -1,146 +1,137 @@
-"""The base config every experiment starts from, and the parser for ``--config=file.py:key=value`` args.
+"""The base config every experiment starts from, its schema, and the parser for ``file.py:key=value``.
+
+The schema: ``Training`` (top-level keys), ``Optimizer`` and ``Schedule``, dataclasses whose annotations
+hold each key's type, allowed values and bounds (``validate_config`` checks them), plus
+``data.DataConfig`` and each model's ``Model`` (``config.model`` has only ``name`` by default).
 
 Config files (``configs/*.py``) are loaded by path, so they can't import a sibling ``common.py``; they
-build on :func:`default_config` instead::
+build on :func:`default_config` (or on a sibling config, :func:`load_config_file`) instead::
 
     # configs/my_experiment.py
     from highway_jax.training import default_config, parse_arg
 
     def get_config(arg=None):
-      arg = parse_arg(arg, depth=50, block='highway', runlocal=False,
+      arg = parse_arg(arg, num_layers=50, block='highway', runlocal=False,
                       choices={'block': ('highway', 'plain')})
       config = default_config()
       config.data.name = 'digits'
       config.model.name = 'highway_mlp'
-      config.model.depth = arg.depth
+      config.model.num_layers = arg.num_layers
       ...
       return config
 
-Run with ``python scripts/train.py --config=configs/my_experiment.py:depth=20,block=plain``.
-``:runlocal`` alone means ``runlocal=True`` (a bool needs no value), and the first spec entry may be
-given unnamed (``:20`` means ``depth=20``).
-
-The fields of :func:`default_config` and what they mean:
-
-    seed                     model init, dropout and data order
-    data.*                   the dataset and its options (``highway_jax.data.default_config()``)
-    model.name               model family (see ``highway_jax.models.get_model``); more fields per model
-    batch_size               global training batch (split over all devices and processes)
-    eval_batch_size          global evaluation batch
-    num_train_steps          total optimizer steps; -1 means num_epochs × (train examples // batch_size)
-    num_epochs               used when num_train_steps == -1
-    optimizer.*, schedule.*  see ``highway_jax.training.optimizers``
-    dtype                    'float32' or 'bfloat16' (bf16 compute, float32 parameters)
-    log_every_steps          console progress line, metrics.jsonl and TensorBoard train scalars
-    eval_every_steps         periodic evaluation on eval_split (0: only at the end)
-    checkpoint_every_steps   periodic checkpoints (0: only the final one)
-    keep_checkpoints         how many of the latest checkpoints to keep
-    best_metric, best_mode   also keep the checkpoint with the best eval metric ('' disables)
-    eval_split               split for periodic evaluation ('test' or 'validation'); the final
-                             evaluation is always on 'test'
-    async_checkpointing      write checkpoints in a background thread
+Run with ``python scripts/train.py --config=configs/my_experiment.py:num_layers=20,block=plain``; a key
+without a value means true (``:runlocal``). The comments of ``Training`` say what each key means.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib.util
+import operator
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import ml_collections
 
 from highway_jax import data
-from highway_jax.errors import ConfigError
+from highway_jax.errors import Bounds, ConfigError, check_value
+from highway_jax.training.optimizers import OPTIMIZERS, SCHEDULES
+
+Positive = Annotated[int, Bounds(gt=0)]
+NonNegative = Annotated[int, Bounds(ge=0)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+  """The top-level keys of a training config (module docstring)."""
+
+  seed: int = 0                      # model init, dropout and data order
+  batch_size: Positive = 128         # global training batch (split over all devices and processes)
+  eval_batch_size: Positive = 500    # global evaluation batch
+  num_train_steps: int = -1          # optimizer steps; -1: num_epochs × (train examples // batch_size)
+  num_epochs: float = 10.0           # used when num_train_steps == -1
+  dtype: Literal['float32', 'bfloat16'] = 'float32'  # computation (parameters stay float32)
+  log_every_steps: Positive = 100    # console line, metrics.jsonl and TensorBoard train scalars
+  eval_every_steps: NonNegative = 1000        # evaluation on eval_split (0: only at the end)
+  checkpoint_every_steps: NonNegative = 1000  # periodic checkpoints (0: only the final one)
+  keep_checkpoints: Positive = 2     # how many of the latest checkpoints to keep
+  # Also keep the checkpoint with the best eval metric ('' disables).
+  best_metric: Literal['', 'loss', 'accuracy', 'sequence_accuracy'] = 'accuracy'
+  best_mode: Literal['max', 'min'] = 'max'
+  eval_split: Literal['test', 'validation'] = 'test'  # periodic evaluation; the final one is on 'test'
+  async_checkpointing: bool = True   # write checkpoints in a background thread
+
+
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+  """``config.optimizer`` (``training.optimizers``)."""
+
+  name: Literal[OPTIMIZERS] = 'momentum'
+  learning_rate: Annotated[float, Bounds(gt=0)] = 0.1
+  momentum: float = 0.9
+  b1: float = 0.9
+  b2: float = 0.999
+  eps: float = 1e-8
+  weight_decay: Annotated[float, Bounds(ge=0)] = 0.0
+  grad_clip_norm: Annotated[float, Bounds(ge=0)] = 0.0  # 0: off
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+  """``config.schedule`` (``training.optimizers``)."""
+
+  name: Literal[SCHEDULES] = 'constant'
+  warmup_steps: NonNegative = 0
+  alpha: float = 0.0
+  decay_rate: float = 0.1
+  transition_steps: int = 0
+  staircase: bool = False
+  boundaries: tuple[float, ...] = (0.5, 0.75)
+  decay_factor: float = 0.1
 
 
 def default_config() -> ml_collections.ConfigDict:
   """The base config; experiment files override its fields (module docstring)."""
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  # Every data key, so that any of them can be overridden from the command line.
-  config.data = data.default_config()
+  config = ml_collections.ConfigDict(dataclasses.asdict(Training()))
+  config.data = data.default_config()  # every data key, so any can be set from the command line
   config.model = ml_collections.ConfigDict({'name': ''})
-  config.batch_size = 128
-  config.eval_batch_size = 500
-  config.num_train_steps = -1
-  config.num_epochs = 10.0
-
-  config.optimizer = ml_collections.ConfigDict(dict(
-      name='momentum', learning_rate=0.1, momentum=0.9, b1=0.9, b2=0.999, eps=1e-8,
-      weight_decay=0.0, grad_clip_norm=0.0))
-  config.schedule = ml_collections.ConfigDict(dict(
-      name='constant', warmup_steps=0, alpha=0.0, decay_rate=0.1, transition_steps=0,
-      staircase=False, boundaries=(0.5, 0.75), decay_factor=0.1))
-
-  config.dtype = 'float32'
-  config.log_every_steps = 100
-  config.eval_every_steps = 1000
-  config.checkpoint_every_steps = 1000
-  config.keep_checkpoints = 2
-  config.best_metric = 'accuracy'
-  config.best_mode = 'max'
-  config.eval_split = 'test'
-  config.async_checkpointing = True
+  config.optimizer = dataclasses.asdict(Optimizer())
+  config.schedule = dataclasses.asdict(Schedule())
   return config
 
 
-def _strict_bool(key: str, text: str) -> bool:
-  if text.lower() in ('true', '1', ''):
-    return True
-  if text.lower() in ('false', '0'):
-    return False
-  raise ConfigError(f'config argument {key}={text!r} is not a bool (true or false).')
-
-
-def _convert(key: str, text: str, default: Any) -> Any:
+def _parse(text: str, default: Any) -> Any:
+  """``text`` as the type of ``default``, or ``text`` itself if it isn't one (check_value says so)."""
   if isinstance(default, bool):
-    return _strict_bool(key, text)
-  if isinstance(default, (int, float)):
-    try:
-      return type(default)(text)
-    except ValueError:
-      raise ConfigError(
-          f'config argument {key}={text!r} is not a {type(default).__name__}.') from None
-  return text
+    return {'true': True, '1': True, 'false': False, '0': False}.get(text.lower(), text)
+  try:
+    return type(default)(text) if isinstance(default, (int, float)) else text
+  except ValueError:
+    return text
 
 
 def parse_arg(arg: str | None, *, choices: Mapping[str, Sequence[Any]] | None = None,
               **spec: Any) -> ml_collections.ConfigDict:
-  """Parses the ``key=value,...`` string of ``--config=file.py:key=value,...``.
+  """Parses the ``key=value,...`` string of ``--config=file.py:key=value,...`` (big_vision's).
 
-  Args:
-    arg: the string after the colon (``None`` or ``''`` when there is none).
-    choices: optional allowed values per key.
-    **spec: every accepted key with its default; values are converted to the default's type
-      (bools accept true/false).
-
-  Returns:
-    A ConfigDict with one entry per spec key.
-
-  Raises:
-    ConfigError: an unknown key, an unconvertible value, or a value outside ``choices``; the
-      message names the key and what is allowed.
+  ``arg`` is the string after the colon (``None`` or ``''`` when there is none; a key without a
+  value means true), ``spec`` every accepted key with its default, whose type the value is converted
+  to (bools accept true/false/1/0), ``choices`` the allowed values of some keys. Returns a ConfigDict
+  of every spec key; raises ConfigError, naming the argument, for an unknown key, a value not of the
+  default's type or one outside ``choices``.
   """
-  choices = dict(choices or {})
-  arg = (arg or '').strip()
-  if arg and ',' not in arg and '=' not in arg:
-    # ':runlocal' is a bool flag; ':20' is the value of the first spec entry.
-    arg = f'{arg}=true' if arg in spec or not spec else f'{next(iter(spec))}={arg}'
-  raw = {}
-  for item in filter(None, arg.split(',')):
-    key, _, value = item.partition('=')
-    raw[key.strip()] = value.strip() if '=' in item else 'true'
-  unknown = sorted(set(raw) - set(spec))
-  if unknown:
-    raise ConfigError(
-        f'unknown config argument {unknown[0]!r}; allowed: {", ".join(spec)}.')
-  result = ml_collections.ConfigDict()
-  for key, default in spec.items():
-    value = _convert(key, raw[key], default) if key in raw else default
-    if key in choices and value not in choices[key]:
-      allowed = ', '.join(repr(c) for c in choices[key])
-      raise ConfigError(f'config argument {key}={value!r} is not one of {allowed}.')
+  result = ml_collections.ConfigDict(spec)
+  for item in filter(None, (arg or '').split(',')):
+    key, has_value, text = (part.strip() for part in item.partition('='))
+    if key not in spec:
+      raise ConfigError(f'unknown config argument {key!r}; allowed: {", ".join(spec)}.')
+    value = _parse(text if has_value else 'true', spec[key])
+    allowed = (choices or {}).get(key)
+    check_value(f'config argument {key}', value,
+                Literal[tuple(allowed)] if allowed else type(spec[key]))
     result[key] = value
   return result
 
@@ -165,9 +156,7 @@ def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None, *,
   config = module.get_config(arg or None)
   for key, value in (overrides or {}).items():
     *parents, leaf = key.split('.')
-    node = config
-    for parent in parents:
-      node = node[parent]
+    node = functools.reduce(operator.getitem, parents, config)
     if leaf not in node:
       raise ValueError(f'unknown config key {key!r} in the overrides of {spec}.')
     node[leaf] = value
@@ -176,12 +165,9 @@ def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None, *,
 
 def runlocal(config: ml_collections.ConfigDict, *, batch_size: int, eval_batch_size: int,
              steps: int = 4, every: int = 2) -> ml_collections.ConfigDict:
-  """Shrinks ``config`` to a config's ``:runlocal`` variant (what the tests train).
-
-  ``steps`` training steps of ``batch_size``, logged, evaluated and checkpointed every ``every``
-  steps, checkpoints written synchronously, warmup at most one step. The model and data sizes are
-  the config's own business.
-  """
+  """Shrinks ``config`` to a ``:runlocal`` variant (what the tests train): ``steps`` steps of
+  ``batch_size``, logged, evaluated and checkpointed (synchronously) every ``every`` steps, warmup at
+  most one step. The model and data sizes are the config's own business."""
   config.batch_size = batch_size
   config.eval_batch_size = eval_batch_size
   config.num_train_steps = steps
