@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-from absl import flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 import _common
@@ -66,7 +66,6 @@ def default_workdir(config_flag_value: str) -> str:
 def main(argv):
   del argv
   workdir = FLAGS.workdir or default_workdir(config_flags.get_config_filename(FLAGS['config']))
-  logging.info('Work directory: %s', workdir)
   results = train_and_evaluate(FLAGS.config, workdir)  # validates the config first
   if results.get('preempted'):
     print(f'Preempted at step {results["step"]}; checkpoint saved in {workdir}. Rerun the same '
