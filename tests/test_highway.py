@@ -205,9 +205,9 @@ class TestConvHighway:
 class TestErrors:
 
   @pytest.mark.parametrize('kwargs, match', [
-      (dict(carry='both'), r"carry must be one of \['coupled', 'independent'\], got 'both'"),
-      (dict(dim_match='crop'), r"dim_match must be one of .*got 'crop'"),
-      (dict(dim_match='subsample'), r"dim_match must be one of \['project', 'pad', None\]"),
+      (dict(carry='both'), r"carry='both' is not one of 'coupled', 'independent'"),
+      (dict(dim_match='crop'), r"dim_match='crop' is not one of"),
+      (dict(dim_match='subsample'), r"dim_match='subsample' is not one of 'project', 'pad', None"),
       (dict(features=3, dim_match='pad'), r'input width 5 is wider than features 3'),
       (dict(features=3, dim_match=None), r'input width 5 != features 3'),
   ])
