@@ -12,7 +12,6 @@ forget gate and peepholes; Kalchbrenner et al. 2015):
 Example::
 
     import jax.numpy as jnp
-import numpy as np
     from highway_jax import gating
 
     y = gating.highway_combine(h=jnp.ones(3), t=jnp.full(3, 0.25), x=jnp.zeros(3))    # 0.25
@@ -26,6 +25,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = jax.Array
 Initializer = Callable[..., Array]
