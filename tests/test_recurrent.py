@@ -1,4 +1,4 @@
-"""Sequence layers against a per-sequence loop of the reference cell steps of test_cells.py.
+"""Sequence layers against a per-sequence loop of the reference cell steps of tests/reference.py.
 
 The reference runs each sequence of the batch alone on its valid part (``x[b, :len_b]``), the backward
 direction on the reversed valid part, and stacks layers with explicitly sliced parameters, so masking,
@@ -16,8 +16,8 @@ from jax.test_util import check_grads
 
 from highway_jax.cells import GRUCell, LSTMCell, SimpleRNNCell
 from highway_jax.recurrent import GRU, LSTM, RHN, SimpleRNN
-from test_cells import (randomize, ref_gru_step, ref_lstm_step, ref_rhn_step, ref_simple_step,
-                        sigmoid)
+from reference import (randomize, ref_gru_step, ref_lstm_step, ref_rhn_step, ref_simple_step,
+                       ref_toy_step, sigmoid)
 
 B, T, F, H = 3, 5, 4, 3
 LENGTHS = np.array([5, 2, 4])

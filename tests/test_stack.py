@@ -8,16 +8,10 @@ from flax import linen as nn
 
 from highway_jax.highway import Highway, HighwayConv, Plain
 from highway_jax.stack import HighwayStack, default_unroll
+from reference import randomize
 
 L, D = 4, 6
 X = np.random.RandomState(0).normal(size=(3, 9)).astype(np.float32)
-
-
-def randomize(params, seed=1, scale=0.5):
-  leaves, treedef = jax.tree.flatten(params)
-  keys = jax.random.split(jax.random.key(seed), len(leaves))
-  return jax.tree.unflatten(
-      treedef, [scale * jax.random.normal(k, l.shape, l.dtype) for k, l in zip(keys, leaves)])
 
 
 def layer_by_layer(layer, params, x, lesioned=()):
