@@ -114,9 +114,10 @@ def sequence_mask(seq_lengths: Any, batch: int, time: int) -> Array | None:
     error = f'must have shape (batch,) = ({batch},), got {lengths.shape}'
   elif not jnp.issubdtype(lengths.dtype, jnp.integer):
     error = f'must be integers, got dtype {lengths.dtype}'
-  elif not isinstance(lengths, jax.core.Tracer) and not 0 <= np.min(lengths) <= np.max(lengths) <= time:
-    error = f'must lie in [0, time] = [0, {time}], got values from {np.min(lengths)} to {np.max(lengths)}'
-
+  elif not isinstance(lengths, jax.core.Tracer) and lengths.size:
+    low, high = np.asarray(lengths).min(), np.asarray(lengths).max()  # concrete: NumPy, not traced ops
+    if low < 0 or high > time:
+      error = f'must lie in [0, time] = [0, {time}], got values from {low} to {high}'
   if error:
     raise ValueError(f'seq_lengths {error}.')
   return (jnp.arange(time)[:, None] < lengths[None, :])[..., None]

@@ -7,6 +7,7 @@ import pytest
 from jax.test_util import check_grads
 
 from highway_jax.grid_lstm import GridLSTM1D, GridLSTM2D, GridLSTM3D, GridLSTMBlock
+from highway_jax.recurrent import LSTM
 from reference import as_float64, np_block, np_grid1d, np_grid2d, np_grid3d, np_lstm, randomize
 
 ATOL = 2e-5
@@ -152,6 +153,27 @@ def test_grid2d_masking_contract():
     np.testing.assert_allclose(memory[:, b], alone_m[:, 0], atol=1e-6)
 
 
+def test_grid2d_padding_is_inert_and_traced_lengths_are_clamped():
+  """NaN or Inf at padded steps changes neither outputs nor parameter gradients; under jit, lengths
+  out of [0, T] are clamped (documented) instead of checked."""
+  model = GridLSTM2D(features=3, depth=2, priority_dims=(1,))
+  x = jnp.asarray(np.random.default_rng(8).normal(size=(3, 5, 2)), jnp.float32)
+  lengths = jnp.array([5, 3, 0])
+  padded = np.arange(5)[None, :, None] >= np.asarray(lengths)[:, None, None]
+  params = randomize(model.init(jax.random.key(0), x), seed=10)['params']
+
+  def loss(p, x, lengths):
+    outputs, (memory, hidden) = model.apply({'params': p}, x, seq_lengths=lengths)
+    return jnp.sum(jnp.sin(outputs)) + jnp.sum(memory * hidden), outputs
+
+  run = jax.jit(jax.grad(loss, has_aux=True))
+  ref = run(params, x, lengths)
+  assert all(np.all(np.isfinite(l)) for l in jax.tree.leaves(ref))
+  for bad in (jnp.nan, jnp.inf):
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), run(params, jnp.where(padded, bad, x), lengths), ref)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), run(params, x, jnp.array([9, 3, -4])), ref)
+
+
 def test_grid2d_initial_carry_continues_a_sequence():
   model = GridLSTM2D(features=3, depth=2, tied=True)
   x = jnp.asarray(np.random.default_rng(3).normal(size=(2, 6, 2)), jnp.float32)
@@ -258,8 +280,8 @@ def _lstm_as_grid(features, d_in, input_kernel, recurrent_kernel, bias):
   return {'params': {
       'proj': {'kernel': jnp.asarray(proj, jnp.float32), 'bias': jnp.zeros(F)},
       'layers': {'block': {
-          'dim_0': {'kernel': asgrid_layer_params(time_kernel), 'bias': asgrid_layer_params(bias)},
-          'dim_1': {'kernel': asgrid_layer_params(depth_kernel), 'bias': asgrid_layer_params(np.zeros(F))}}}}}
+          'dim_0': {'kernel': as_layer(time_kernel), 'bias': as_layer(bias)},
+          'dim_1': {'kernel': as_layer(depth_kernel), 'bias': as_layer(np.zeros(F))}}}}}
 
 
 def _reduced_grid(features):
@@ -291,12 +313,11 @@ def _leaf_by_suffix(params, suffix):
 
 
 def test_grid2d_depth1_identity_depth_is_recurrent_lstm():
-  from highway_jax import recurrent  # pylint: disable=g-import-not-at-top
   F, d_in, B, T = 4, 3, 2, 5
   rng = np.random.default_rng(7)
   x = jnp.asarray(rng.normal(size=(B, T, d_in)), jnp.float32)
   lengths = jnp.array([5, 2])
-  lstm = recurrent.LSTM(features=F)
+  lstm = LSTM(features=F)
   lstm_vars = randomize(lstm.init(jax.random.key(0), x), seed=9)
   W = _leaf_by_suffix(lstm_vars, 'input/kernel')
   U = _leaf_by_suffix(lstm_vars, 'recurrent/kernel')
