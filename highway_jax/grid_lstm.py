@@ -92,6 +92,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -269,24 +270,17 @@ class GridLSTMBlock(nn.Module):
 # Grids
 
 
-def _block_kwargs(module) -> dict[str, Any]:
-  return dict(features=module.features, lstm_dims=module.lstm_dims,
-              priority_dims=module.priority_dims, activation=module.activation,
-              output_form=module.output_form, forget_bias_init=module.forget_bias_init,
-              kernel_init=module.kernel_init, dtype=module.dtype, param_dtype=module.param_dtype)
+def _block_kwargs(grid: nn.Module) -> dict[str, Any]:
+  """The grid's fields that configure its block: the block's fields but ``num_dims`` and ``tied``."""
+  return {f.name: getattr(grid, f.name) for f in dataclasses.fields(GridLSTMBlock)
+          if f.name not in ('num_dims', 'tied', 'parent', 'name')}
 
 
 def _scan_over_depth(body: type[nn.Module], tied: bool, depth: int, in_axes: Any) -> Any:
   """nn.scan over layers: params broadcast (tied) or stacked on axis 0 (untied)."""
-  if tied:
-    return nn.scan(body, variable_broadcast='params', split_rngs={'params': False},
-                   in_axes=in_axes, length=depth)
-  return nn.scan(body, variable_axes={'params': 0}, split_rngs={'params': True},
-                 in_axes=in_axes, length=depth)
-
-
-def _zeros_or_none(is_lstm: bool, like: Array) -> Array | None:
-  return jnp.zeros_like(like) if is_lstm else None
+  params = (dict(variable_broadcast='params', split_rngs={'params': False}) if tied else
+            dict(variable_axes={'params': 0}, split_rngs={'params': True}))
+  return nn.scan(body, in_axes=in_axes, length=depth, **params)
 
 
 def _check_rank(inputs: Array, axes: str) -> None:
@@ -295,7 +289,16 @@ def _check_rank(inputs: Array, axes: str) -> None:
 
 
 class _GridCommon(nn.Module):
-  """Attributes shared by the three grids (documented on each grid)."""
+  """Attributes shared by the three grids.
+
+  Attributes:
+    features: width F of every hidden and memory vector.
+    depth: number of layers (blocks along the depth dimension).
+    tied: one set of block weights for every layer (``nn.scan`` with broadcast params).
+    lstm_dims: ``None`` (all dimensions LSTM), or a subset of the grid's dimensions.
+    priority_dims: dimensions computed after the others, e.g. depth after time.
+    activation, output_form, forget_bias_init, kernel_init, dtype, param_dtype: as in the block.
+  """
 
   features: int
   depth: int
@@ -339,14 +342,8 @@ class _Depth1DLayer(nn.Module):
 class GridLSTM1D(_GridCommon):
   """1-d Grid LSTM along depth (dimension 0): a gated feed-forward net like a highway net.
 
-  Attributes:
-    features: width F of every layer.
-    depth: number of blocks.
-    tied: one set of block weights for every layer (``nn.scan`` with broadcast params).
-    lstm_dims: ``None``/``(0,)`` for LSTM blocks, ``()`` for a plain net ``h' = α(V h + b)``.
-    priority_dims: must be ``()`` (a 1-d block has nothing to prioritise).
-    activation, output_form, forget_bias_init, kernel_init, dtype, param_dtype: as in the block.
-
+  Attributes as ``_GridCommon``; ``lstm_dims=()`` gives a plain net ``h' = α(V h + b)``, and
+  ``priority_dims`` must be ``()`` (a 1-d block has nothing to prioritise).
   ``__call__(inputs (..., d_in)) -> (..., features)``: the top layer's hidden vector.
   """
 
@@ -356,15 +353,14 @@ class GridLSTM1D(_GridCommon):
   def __call__(self, inputs: Array) -> Array:
     is_lstm = 0 in self._dims()[0]
     hidden = self._project(inputs)
-    memory = _zeros_or_none(is_lstm, hidden)
+    memory = (jnp.zeros_like(hidden) if is_lstm else None)
     layers = _scan_over_depth(_Depth1DLayer, self.tied, self.depth, in_axes=0)
     (hidden, _), _ = layers(block_kwargs=_block_kwargs(self), name='layers')(
         (hidden, memory), None)
     return hidden
 
 
-def _block_params(module: nn.Module, num_dims: int, features: int, dtype: Any,
-                  block_kwargs: dict[str, Any]) -> Any:
+def _block_params(module: nn.Module, num_dims: int, dtype: Any, block_kwargs: dict[str, Any]) -> Any:
   """Declares the block's parameters on ``module`` as one pytree param named 'block'.
 
   The block is then applied as a pure function inside ``jax.lax.scan``; its parameter tree is
@@ -374,7 +370,7 @@ def _block_params(module: nn.Module, num_dims: int, features: int, dtype: Any,
   lstm, _ = check_grid_dims(num_dims, block_kwargs['lstm_dims'], block_kwargs['priority_dims'])
 
   def init(rng):
-    h = jnp.zeros((1, features), dtype)
+    h = jnp.zeros((1, block_kwargs['features']), dtype)
     hidden = (h,) * num_dims
     memory = tuple(h if i in lstm else None for i in range(num_dims))
     return block.init(rng, hidden, memory)['params']
@@ -407,8 +403,7 @@ class _Depth2DLayer(nn.Module):
   @nn.compact
   def __call__(self, carry, initial_time_carry, mask):
     depth_hidden, depth_memory = carry                       # (T, B, F) each, time-major
-    block, params = _block_params(self, 2, self.block_kwargs['features'], depth_hidden.dtype,
-                                  self.block_kwargs)
+    block, params = _block_params(self, 2, depth_hidden.dtype, self.block_kwargs)
     up, final_time_carry = scan_cell(_BlockAlongTime(block), params, carry, initial_time_carry, mask)
     return up, final_time_carry
 
@@ -416,14 +411,8 @@ class _Depth2DLayer(nn.Module):
 class GridLSTM2D(_GridCommon):
   """2-d Grid LSTM over time (dimension 0) × depth (dimension 1); replaces a stacked LSTM.
 
-  Attributes:
-    features: width F of every hidden and memory vector.
-    depth: number of layers.
-    tied: one set of block weights for every layer (``nn.scan`` with broadcast params).
-    lstm_dims: ``None`` (both), or a subset of ``(0, 1)``.
-    priority_dims: e.g. ``(1,)`` to compute depth after time, reading the new time hidden vector.
-    activation, output_form, forget_bias_init, kernel_init, dtype, param_dtype: as in the block.
-
+  Attributes as ``_GridCommon``; e.g. ``priority_dims=(1,)`` computes depth after time, reading the new
+  time hidden vector.
   ``__call__(inputs (B, T, d_in), *, seq_lengths=None (B,) int, initial_carry=None)``
   ``-> (outputs (B, T, F), final_carry)``; ``initial_carry`` and ``final_carry`` are
   ``(memory, hidden)``, each ``(depth, B, F)`` (``memory`` is ``None`` if time is non-LSTM).
@@ -443,7 +432,7 @@ class GridLSTM2D(_GridCommon):
     mask = gating.sequence_mask(seq_lengths, batch, steps)    # (T, B, 1) or None
     # Time-major; padded inputs are zeros before the projection reads them.
     depth_hidden = self._project(gating.mask_padding(jnp.swapaxes(inputs, 0, 1), mask))
-    depth_memory = _zeros_or_none(1 in lstm, depth_hidden)
+    depth_memory = (jnp.zeros_like(depth_hidden) if 1 in lstm else None)
     zeros = jnp.zeros((self.depth, batch, self.features), depth_hidden.dtype)
     if initial_carry is None:
       initial_carry = (zeros if 0 in lstm else None, zeros)
@@ -487,7 +476,7 @@ class _Depth3DLayer(nn.Module):
     depth_hidden, depth_memory = carry                        # (B, R, C, F) each
     kw = self.block_kwargs
     lstm, _ = check_grid_dims(3, kw['lstm_dims'], kw['priority_dims'])
-    block, params = _block_params(self, 3, kw['features'], depth_hidden.dtype, kw)
+    block, params = _block_params(self, 3, depth_hidden.dtype, kw)
     batch, rows, cols, features = depth_hidden.shape
     diagonals = rows + cols - 1
 
@@ -535,14 +524,7 @@ class _Depth3DLayer(nn.Module):
 class GridLSTM3D(_GridCommon):
   """3-d Grid LSTM over rows (dim 0) × columns (dim 1) × depth (dim 2), for images.
 
-  Attributes:
-    features: width F of every hidden and memory vector.
-    depth: number of layers.
-    tied: one set of block weights for every layer (``nn.scan`` with broadcast params).
-    lstm_dims: ``None`` (all three), or a subset of ``(0, 1, 2)``.
-    priority_dims: e.g. ``(2,)`` to compute depth after rows and columns.
-    activation, output_form, forget_bias_init, kernel_init, dtype, param_dtype: as in the block.
-
+  Attributes as ``_GridCommon``; e.g. ``priority_dims=(2,)`` computes depth after rows and columns.
   ``__call__(inputs (B, R, C, d_in)) -> (B, R, C, F)``: the top layer's depth hidden vectors.
   """
 
@@ -553,7 +535,7 @@ class GridLSTM3D(_GridCommon):
     _check_rank(inputs, 'batch, rows, columns, features_in')
     lstm, _ = self._dims()
     depth_hidden = self._project(inputs)
-    depth_memory = _zeros_or_none(2 in lstm, depth_hidden)
+    depth_memory = (jnp.zeros_like(depth_hidden) if 2 in lstm else None)
     layers = _scan_over_depth(_Depth3DLayer, self.tied, self.depth, in_axes=0)
     (top_hidden, _), _ = layers(block_kwargs=_block_kwargs(self), name='layers')(
         (depth_hidden, depth_memory), None)

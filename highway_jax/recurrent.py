@@ -299,12 +299,8 @@ class Recurrent(SequenceLayer):
 
 
 class LSTM(SequenceLayer):
-  """LSTM layers (``highway_jax.cells.LSTMCell``); see the module docstring.
-
-  Attributes: features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init (highway
-  gate bias), peepholes, forget_bias_init; keyword-only: hoist_input_projection, unroll, fuse_gates,
-  kernel_init, recurrent_kernel_init, bias_init, dtype, param_dtype.
-  """
+  """LSTM layers (``highway_jax.cells.LSTMCell``): ``SequenceLayer``'s attributes, then ``peepholes,
+  forget_bias_init``."""
 
   peepholes: bool = False
   forget_bias_init: float = 1.0
