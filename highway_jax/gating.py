@@ -5,7 +5,7 @@ parameters. Notation of the papers (Srivastava et al. 2015; Hochreiter & Schmidh
 forget gate and peepholes; Kalchbrenner et al. 2015):
 
 * highway combine      ``y = H·T + x·C``; coupled carry ``C = 1 − T`` gives ``y = x + T·(H − x)``
-* LSTM update          ``c' = f·c + i·g``, ``h' = o·tanh(c')`` ('standard') or ``h' = tanh(o·c')`` ('paper')
+* LSTM update          ``c' = f·c + i·g``; ``h' = o·tanh(c')`` ('standard') or ``tanh(o·c')`` ('paper')
 * bias initialisers    one initialiser per fused gate block; the LSTM bias with its forget slice
 * padding              ``seq_lengths`` -> a time-major mask; padded inputs replaced by zeros
 

@@ -133,7 +133,8 @@ def _dims_problems(num_dims: Any, lstm_dims: Any, priority_dims: Any) -> Iterato
     if _is_int(dims) or not isinstance(dims, Sequence):
       yield f'{name} must be a sequence of dimension indices in [0, {num_dims}), got {dims!r}'
     elif not all(_is_int(d) and 0 <= d < num_dims for d in dims):
-      yield f'{name} must hold dimension indices in [0, {num_dims}) (num_dims={num_dims}), got {tuple(dims)!r}'
+      yield (f'{name} must hold dimension indices in [0, {num_dims}) (num_dims={num_dims}), '
+             f'got {tuple(dims)!r}')
     elif len(set(dims)) != len(dims):
       yield f'{name} must not repeat a dimension, got {tuple(dims)!r}'
   if len(priority_dims) >= num_dims:

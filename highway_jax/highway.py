@@ -79,12 +79,12 @@ DENSE_DIM_MATCH = ('project', 'pad', None)
 CONV_DIM_MATCH = ('project', 'pad', 'subsample', None)
 
 
-def _pad_features(x: Array, features: int) -> Array:
-  return jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, features - x.shape[-1])])
-
-
 class _Dense(nn.Module):
-  """Fields and the dense H/T/C/proj maps shared by every layer; the block's output is ``_output``."""
+  """A dense layer: the fields of every layer, H/T/C/proj as Dense maps and the highway output.
+
+  The other layers change one piece: ``_Conv`` the maps (convolutions), ``Plain`` and ``Residual`` (and
+  their conv versions) the output ``_output``.
+  """
 
   features: int | None = None
   activation: Callable[[Array], Array] = nn.relu
@@ -113,7 +113,8 @@ class _Dense(nn.Module):
                     name=name)(x)
 
   def _check(self, x: Array) -> None:
-    for name, value, allowed in (('carry', self.carry, CARRY_MODES), ('dim_match', self.dim_match, self.DIM_MATCH)):
+    for name, value, allowed in (('carry', self.carry, CARRY_MODES),
+                                 ('dim_match', self.dim_match, self.DIM_MATCH)):
       if value not in allowed:
         raise choice_error(name, value, allowed)
     kernel = None if self.is_initializing() else self.variables.get('params', {}).get('H', {}).get('kernel')
@@ -159,7 +160,7 @@ class _Dense(nn.Module):
       raise ValueError(f'{type(self).__name__}: {problem}.')
     if self.dim_match == 'subsample':  # strided spatial subsampling (ResNet's option A), then pad
       x = x[:, ::strides[0], ::strides[1], :]
-    return _pad_features(x, features)
+    return jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, features - d_in)])
 
   @nn.compact
   def __call__(self, x: Array, lesion: bool | Array = False, deterministic: bool = True) -> Array:

@@ -151,7 +151,8 @@ class HighwayStack(nn.Module):
                                  ('kind', self.kind, ('dense', 'conv')), ('carry', self.carry, CARRY_MODES)):
       if value not in allowed:
         raise choice_error(name, value, allowed)
-    proj_kernel = None if self.is_initializing() else self.variables.get('params', {}).get('proj', {}).get('kernel')
+    params = {} if self.is_initializing() else self.variables.get('params', {})
+    proj_kernel = params.get('proj', {}).get('kernel')
     expected = self.features if proj_kernel is None else proj_kernel.shape[-2]
 
     def problems():

@@ -169,9 +169,10 @@ def test_grid2d_padding_is_inert_and_traced_lengths_are_clamped():
   run = jax.jit(jax.grad(loss, has_aux=True))
   ref = run(params, x, lengths)
   assert all(np.all(np.isfinite(l)) for l in jax.tree.leaves(ref))
+  close = lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6)
   for bad in (jnp.nan, jnp.inf):
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), run(params, jnp.where(padded, bad, x), lengths), ref)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), run(params, x, jnp.array([9, 3, -4])), ref)
+    jax.tree.map(close, run(params, jnp.where(padded, bad, x), lengths), ref)
+  jax.tree.map(close, run(params, x, jnp.array([9, 3, -4])), ref)
 
 
 def test_grid2d_initial_carry_continues_a_sequence():
@@ -377,7 +378,7 @@ def test_bad_call_arguments():
   x = jnp.ones((2, 4, 3))
   with pytest.raises(ValueError, match=r'seq_lengths must have shape \(batch,\) = \(2,\), got \(3,\)'):
     model.init(jax.random.key(0), x, seq_lengths=jnp.array([1, 2, 3]))
-  with pytest.raises(ValueError, match=r'seq_lengths must lie in \[0, time\] = \[0, 4\], got values from 1 to 5'):
+  with pytest.raises(ValueError, match=r'seq_lengths must lie in \[0, time\] = \[0, 4\], got .* 1 to 5'):
     model.init(jax.random.key(0), x, seq_lengths=jnp.array([1, 5]))
   with pytest.raises(ValueError, match=r'inputs must have shape \(batch, time, features_in\)'):
     model.init(jax.random.key(0), jnp.ones((2, 3)))
