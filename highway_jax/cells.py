@@ -146,16 +146,11 @@ def _split(a: Array, n: int) -> tuple[Array, ...]:
 
 
 class RecurrentCell(nn.RNNCellBase):
-  """Base of every cell: ``__call__``, ``initialize_carry`` and ``num_feature_axes`` on top of the
-  protocol methods ``make_params``, ``project_input``, ``step`` (and optionally ``split_params``); see the
-  module docstring.
+  """Base of every cell, written on top of the protocol methods (see the module docstring).
 
-  Attributes (shared by every cell; all but ``features`` keyword-only):
-    features: hidden size.
-    kernel_init, recurrent_kernel_init, bias_init: initialisers (per gate block for fused gates).
-    dtype: computation dtype (default: inferred from inputs and params).
-    param_dtype: parameter dtype.
-    carry_init: initialiser of the carry in ``initialize_carry``.
+  Attributes: ``features`` (hidden size); keyword-only ``kernel_init, recurrent_kernel_init, bias_init``
+  (per gate block for fused gates), ``dtype`` (computation dtype, default: inferred from inputs and
+  params), ``param_dtype``, ``carry_init`` (the carry of ``initialize_carry``).
   """
 
   features: int
@@ -168,9 +163,7 @@ class RecurrentCell(nn.RNNCellBase):
   carry_init: Initializer = initializers.zeros_init()
 
   num_carry_arrays = 1  # a class constant: 2 makes the carry a tuple (the LSTM's (c, h))
-
-  # Subclasses define make_params(in_features) -> params, project_input(weights, x) -> projected and
-  # step(weights, carry, projected) -> (new_carry, y); see the module docstring.
+  # Subclasses define make_params, project_input and step.
 
   def split_params(self, params: Any, fused: bool = False) -> Any:
     """Rearranges ``params`` once, outside the time loop (``fused``: keep fused gate blocks together)."""

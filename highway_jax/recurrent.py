@@ -192,10 +192,7 @@ class SequenceLayer(nn.Module):
 
   A subclass names its cell with ``cell_spec() -> (cell_class, options)``: the options are passed to the
   cell together with ``features, kernel_init, recurrent_kernel_init, bias_init, dtype, param_dtype``.
-
-  Attributes: features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init (highway
-  gate bias); keyword-only: hoist_input_projection, unroll, fuse_gates, kernel_init,
-  recurrent_kernel_init, bias_init, dtype, param_dtype.
+  Attributes: those of the module docstring's "Constructor" paragraph.
   """
 
   features: int
