@@ -10,10 +10,10 @@ modules that compose with plain Flax code:
 
 __version__ = "0.1.0"
 
-from highway_jax.cells import GRUCell, LSTMCell, RHNCell, SimpleRNNCell
+from highway_jax.cells import GRUCell, LSTMCell, RecurrentCell, RHNCell, SimpleRNNCell
 from highway_jax.grid_lstm import GridLSTM1D, GridLSTM2D, GridLSTM3D, GridLSTMBlock
 from highway_jax.highway import Highway, HighwayConv, Plain, PlainConv, Residual, ResidualConv
-from highway_jax.recurrent import GRU, LSTM, RHN, SimpleRNN
+from highway_jax.recurrent import GRU, LSTM, RHN, Recurrent, SequenceLayer, SimpleRNN, scan_cell
 from highway_jax.stack import HighwayStack, lesion_mask
 
 __all__ = [
@@ -28,7 +28,8 @@ __all__ = [
     # Deep stacks (stack.py)
     "HighwayStack",
     "lesion_mask",
-    # Recurrent cells (cells.py): flax.linen.RNNCellBase subclasses
+    # Recurrent cells (cells.py): flax.linen.RNNCellBase subclasses; RecurrentCell is the protocol
+    "RecurrentCell",
     "LSTMCell",
     "GRUCell",
     "SimpleRNNCell",
@@ -38,6 +39,9 @@ __all__ = [
     "GRU",
     "SimpleRNN",
     "RHN",
+    "Recurrent",
+    "SequenceLayer",
+    "scan_cell",
     # Grid LSTM (grid_lstm.py)
     "GridLSTMBlock",
     "GridLSTM1D",

@@ -49,15 +49,17 @@ neighbouring point along axis i. Every grid first projects its input (a Dense ``
 into the depth hidden vector of the first layer; the first layer's depth memory, and the vectors
 entering the grid along every other axis, are zero. The output is the depth hidden vector of the
 last layer. Depth runs through ``nn.scan`` (``tied=True``: one set of block weights for every layer,
-broadcast; ``tied=False``: every leaf stacked along a leading ``depth`` axis); time and space run
-through ``jax.lax.scan``. Dimension numbering (used by ``lstm_dims`` and ``priority_dims``):
+broadcast; ``tied=False``: every leaf stacked along a leading ``depth`` axis); time runs through the
+sequence layers' runner ``highway_jax.recurrent.scan_cell`` (the block is the cell), space through a
+wavefront ``jax.lax.scan``. Dimension numbering (used by ``lstm_dims`` and ``priority_dims``):
 
 * ``GridLSTM1D``: 0 = depth. Input ``(..., d_in)`` -> output ``(..., features)``. With an LSTM depth
   dimension this is a gated feed-forward net like a highway net (the paper's 1-LSTM for parity).
 * ``GridLSTM2D``: 0 = time, 1 = depth. Input ``(batch, time, d_in)`` -> ``(outputs, final_carry)``,
   outputs ``(batch, time, features)``. Replaces a stacked LSTM. ``seq_lengths`` (right padding)
   follows the contract of the sequence layers in ``recurrent.py``: outputs at ``t >= seq_lengths[b]``
-  are exactly zero and ``final_carry`` is the time carry at each sequence's last valid step.
+  are exactly zero, ``final_carry`` is the time carry at each sequence's last valid step, padded inputs
+  are replaced by zeros before any computation, and traced out-of-range lengths are clamped.
   ``final_carry = (memory, hidden)`` (the order of ``LSTMCell``'s ``(c, h)``), each
   ``(depth, batch, features)``, one row per layer; ``memory`` is ``None`` when time is non-LSTM.
 * ``GridLSTM3D``: 0 = rows, 1 = columns, 2 = depth. Input NHWC ``(batch, rows, columns, d_in)``
@@ -90,7 +92,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -98,66 +101,67 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
+from highway_jax import gating
+from highway_jax.gating import OUTPUT_FORMS
+from highway_jax.recurrent import scan_cell
+
 Array = jax.Array
 Initializer = Callable[..., Array]
 
-OUTPUT_FORMS = ('standard', 'paper')
+__all__ = ['GridLSTMBlock', 'GridLSTM1D', 'GridLSTM2D', 'GridLSTM3D', 'check_grid_dims', 'OUTPUT_FORMS']
 
 
 # ----------------------------------------------------------------------------------------------
 # Argument checks
 
 
-def _normalize_dims(name: str, dims: Sequence[int], num_dims: int) -> tuple[int, ...]:
-  """Checks a tuple of dimension indices: integers in [0, num_dims), no repeats."""
-  if isinstance(dims, (int, np.integer)) or not isinstance(dims, Sequence):
-    raise ValueError(
-        f'{name} must be a sequence of dimension indices in [0, {num_dims}), got {dims!r}.')
-  dims = tuple(dims)
-  for d in dims:
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= d < num_dims:
-      raise ValueError(
-          f'{name} must hold dimension indices in [0, {num_dims}) (num_dims={num_dims}), '
-          f'got {dims!r}.')
-  if len(set(dims)) != len(dims):
-    raise ValueError(f'{name} must not repeat a dimension, got {dims!r}.')
-  return tuple(int(d) for d in dims)
+def _is_int(value: Any) -> bool:
+  return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _raise_first(problems: Iterator[str]) -> None:
+  problem = next(problems, None)
+  if problem:
+    raise ValueError(problem + '.')
+
+
+def _dims_problems(num_dims: Any, lstm_dims: Any, priority_dims: Any) -> Iterator[str]:
+  if not _is_int(num_dims) or num_dims < 1:
+    yield f'num_dims must be an integer >= 1, got {num_dims!r}'
+    return
+  for name, dims in (('lstm_dims', () if lstm_dims is None else lstm_dims), ('priority_dims', priority_dims)):
+    if _is_int(dims) or not isinstance(dims, Sequence):
+      yield f'{name} must be a sequence of dimension indices in [0, {num_dims}), got {dims!r}'
+    elif not all(_is_int(d) and 0 <= d < num_dims for d in dims):
+      yield (f'{name} must hold dimension indices in [0, {num_dims}) (num_dims={num_dims}), '
+             f'got {tuple(dims)!r}')
+    elif len(set(dims)) != len(dims):
+      yield f'{name} must not repeat a dimension, got {tuple(dims)!r}'
+  if len(priority_dims) >= num_dims:
+    yield (f'priority_dims must leave at least one of the {num_dims} dimensions non-priority '
+           f'(at most {num_dims - 1} priority dimensions), got {tuple(priority_dims)!r}')
 
 
 def check_grid_dims(num_dims: int, lstm_dims: Sequence[int] | None,
                     priority_dims: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
   """Validates the block's dimension options; returns ``(lstm_dims, priority_dims)`` as tuples."""
-  if isinstance(num_dims, bool) or not isinstance(num_dims, (int, np.integer)) or num_dims < 1:
-    raise ValueError(f'num_dims must be an integer >= 1, got {num_dims!r}.')
-  lstm = tuple(range(num_dims)) if lstm_dims is None else _normalize_dims(
-      'lstm_dims', lstm_dims, num_dims)
-  priority = _normalize_dims('priority_dims', priority_dims, num_dims)
-  if len(priority) >= num_dims:
-    raise ValueError(
-        f'priority_dims must leave at least one of the {num_dims} dimensions non-priority '
-        f'(at most {num_dims - 1} priority dimensions), got {priority!r}.')
-  return lstm, priority
+  _raise_first(_dims_problems(num_dims, lstm_dims, priority_dims))
+  lstm = range(num_dims) if lstm_dims is None else lstm_dims
+  return tuple(int(d) for d in lstm), tuple(int(d) for d in priority_dims)
 
 
-def _check_positive(name: str, value: Any) -> None:
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-    raise ValueError(f'{name} must be an integer >= 1, got {value!r}.')
+def _check_options(module: nn.Module, **positive: Any) -> None:
+  """The dataclass fields of a block or grid: ``positive`` integers, dimensions and output form."""
 
+  def problems():
+    for name, value in positive.items():
+      if not _is_int(value) or value < 1:
+        yield f'{name} must be an integer >= 1, got {value!r}'
+    if module.output_form not in OUTPUT_FORMS:
+      yield f'output_form must be one of {list(OUTPUT_FORMS)}, got {module.output_form!r}'
+    yield from _dims_problems(module.num_dims, module.lstm_dims, module.priority_dims)
 
-def _check_output_form(output_form: str) -> None:
-  if output_form not in OUTPUT_FORMS:
-    raise ValueError(f'output_form must be one of {list(OUTPUT_FORMS)}, got {output_form!r}.')
-
-
-def _lstm_bias_init(forget_bias_init: float) -> Initializer:
-  """Zeros with the forget-gate slice [F:2F] of the fused (4·F,) bias set to forget_bias_init."""
-
-  def init(key, shape, dtype=jnp.float32):
-    del key
-    features = shape[-1] // 4
-    return jnp.zeros(shape, dtype).at[..., features:2 * features].set(forget_bias_init)
-
-  return init
+  _raise_first(problems())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -195,76 +199,62 @@ class GridLSTMBlock(nn.Module):
   param_dtype: Any = jnp.float32
 
   def __post_init__(self):
-    _check_positive('features', self.features)
-    check_grid_dims(self.num_dims, self.lstm_dims, self.priority_dims)
-    _check_output_form(self.output_form)
+    _check_options(self, features=self.features)
     super().__post_init__()
 
-  def _check_inputs(self, hidden, memory, lstm):
+  def _input_problems(self, hidden, memory, lstm) -> Iterator[str]:
     n = self.num_dims
     if not isinstance(hidden, (tuple, list)) or len(hidden) != n:
-      raise ValueError(
-          f'hidden must be a sequence of num_dims={n} arrays, got '
-          f'{type(hidden).__name__} of length {len(hidden) if isinstance(hidden, (tuple, list)) else "?"}.')
+      yield (f'hidden must be a sequence of num_dims={n} arrays, got {type(hidden).__name__} of length '
+             f'{len(hidden) if isinstance(hidden, (tuple, list)) else "?"}')
+      return
     if not isinstance(memory, (tuple, list)) or len(memory) != n:
-      raise ValueError(
-          f'memory must be a sequence of num_dims={n} entries (an array for each LSTM dimension, '
-          f'None for each non-LSTM dimension), got {memory!r:.80}.')
+      yield (f'memory must be a sequence of num_dims={n} entries (an array for each LSTM dimension, '
+             f'None for each non-LSTM dimension), got {memory!r:.80}')
+      return
     shape = jnp.shape(hidden[0])
     for i in range(n):
       if jnp.shape(hidden[i]) != shape or shape[-1:] != (self.features,):
-        raise ValueError(
-            f'hidden[{i}] must have shape {shape[:-1] + (self.features,)} (features={self.features}, '
-            f'the same for every dimension), got {jnp.shape(hidden[i])}.')
-      if i in lstm:
-        if memory[i] is None or jnp.shape(memory[i]) != jnp.shape(hidden[i]):
-          raise ValueError(
-              f'memory[{i}] (an LSTM dimension) must be an array of shape {jnp.shape(hidden[i])}, '
-              f'got {None if memory[i] is None else jnp.shape(memory[i])}.')
-      elif memory[i] is not None:
-        raise ValueError(
-            f'memory[{i}] must be None: dimension {i} is not in lstm_dims={lstm} and carries no '
-            f'memory; got an array of shape {jnp.shape(memory[i])}.')
+        yield (f'hidden[{i}] must have shape {shape[:-1] + (self.features,)} (features={self.features}, '
+               f'the same for every dimension), got {jnp.shape(hidden[i])}')
+      if i in lstm and (memory[i] is None or jnp.shape(memory[i]) != jnp.shape(hidden[i])):
+        yield (f'memory[{i}] (an LSTM dimension) must be an array of shape {jnp.shape(hidden[i])}, '
+               f'got {None if memory[i] is None else jnp.shape(memory[i])}')
+      if i not in lstm and memory[i] is not None:
+        yield (f'memory[{i}] must be None: dimension {i} is not in lstm_dims={lstm} and carries no '
+               f'memory; got an array of shape {jnp.shape(memory[i])}')
 
   @nn.compact
   def __call__(self, hidden: Sequence[Array], memory: Sequence[Array | None]
                ) -> tuple[tuple[Array, ...], tuple[Array | None, ...]]:
     lstm, priority = check_grid_dims(self.num_dims, self.lstm_dims, self.priority_dims)
-    self._check_inputs(hidden, memory, lstm)
+    _raise_first(self._input_problems(hidden, memory, lstm))
 
     dense = dict(use_bias=True, kernel_init=self.kernel_init, dtype=self.dtype,
                  param_dtype=self.param_dtype)
-    lstm_bias = _lstm_bias_init(self.forget_bias_init)
     transforms = {}
     for i in range(self.num_dims):
       # Created up front in dimension order, so parameter names do not depend on priority order.
       if i in lstm:
         name = 'lstm' if self.tied else f'dim_{i}'
         if name not in transforms:
-          transforms[name] = nn.Dense(4 * self.features, bias_init=lstm_bias, name=name, **dense)
+          bias_init = gating.lstm_bias_init(nn.initializers.zeros, self.forget_bias_init)
+          transforms[name] = nn.Dense(4 * self.features, bias_init=bias_init, name=name, **dense)
       else:
         name = 'non_lstm' if self.tied else f'dim_{i}'
         if name not in transforms:
-          transforms[name] = nn.Dense(self.features, bias_init=nn.initializers.zeros, name=name,
-                                      **dense)
+          transforms[name] = nn.Dense(self.features, bias_init=nn.initializers.zeros, name=name, **dense)
+      transforms[i] = transforms[name]
 
     def transform(i, hidden_now):
-      stacked = jnp.concatenate(hidden_now, axis=-1)
-      if i in lstm:
-        z = transforms['lstm' if self.tied else f'dim_{i}'](stacked)
-        in_gate, forget_gate, cell_input, out_gate = jnp.split(z, 4, axis=-1)
-        new_memory = (nn.sigmoid(forget_gate) * memory[i] +
-                      nn.sigmoid(in_gate) * jnp.tanh(cell_input))
-        if self.output_form == 'standard':
-          new_hidden = nn.sigmoid(out_gate) * jnp.tanh(new_memory)
-        else:
-          new_hidden = jnp.tanh(nn.sigmoid(out_gate) * new_memory)
-        return new_hidden, new_memory
-      z = transforms['non_lstm' if self.tied else f'dim_{i}'](stacked)
-      return self.activation(z), None
+      z = transforms[i](jnp.concatenate(hidden_now, axis=-1))
+      if i not in lstm:
+        return self.activation(z), None
+      new_memory, new_hidden = gating.lstm_update(*jnp.split(z, 4, axis=-1), memory[i],
+                                                  output_form=self.output_form)
+      return new_hidden, new_memory
 
-    new_hidden = list(hidden)
-    new_memory = list(memory)
+    new_hidden, new_memory = list(hidden), list(memory)
     # Non-priority dimensions all read the incoming H.
     for i in range(self.num_dims):
       if i not in priority:
@@ -281,33 +271,35 @@ class GridLSTMBlock(nn.Module):
 # Grids
 
 
-def _block_kwargs(module) -> dict[str, Any]:
-  return dict(features=module.features, lstm_dims=module.lstm_dims,
-              priority_dims=module.priority_dims, activation=module.activation,
-              output_form=module.output_form, forget_bias_init=module.forget_bias_init,
-              kernel_init=module.kernel_init, dtype=module.dtype, param_dtype=module.param_dtype)
+def _block_kwargs(grid: nn.Module) -> dict[str, Any]:
+  """The grid's fields that configure its block: the block's fields but ``num_dims`` and ``tied``."""
+  return {f.name: getattr(grid, f.name) for f in dataclasses.fields(GridLSTMBlock)
+          if f.name not in ('num_dims', 'tied', 'parent', 'name')}
 
 
 def _scan_over_depth(body: type[nn.Module], tied: bool, depth: int, in_axes: Any) -> Any:
   """nn.scan over layers: params broadcast (tied) or stacked on axis 0 (untied)."""
-  if tied:
-    return nn.scan(body, variable_broadcast='params', split_rngs={'params': False},
-                   in_axes=in_axes, length=depth)
-  return nn.scan(body, variable_axes={'params': 0}, split_rngs={'params': True},
-                 in_axes=in_axes, length=depth)
+  params = (dict(variable_broadcast='params', split_rngs={'params': False}) if tied else
+            dict(variable_axes={'params': 0}, split_rngs={'params': True}))
+  return nn.scan(body, in_axes=in_axes, length=depth, **params)
 
 
-def _zeros_or_none(is_lstm: bool, like: Array) -> Array | None:
-  return jnp.zeros_like(like) if is_lstm else None
-
-
-def _where(mask: Array, new: Any, old: Any) -> Any:
-  """Per-leaf select that keeps ``None`` (non-LSTM memories) as ``None``."""
-  return jax.tree_util.tree_map(lambda a, b: jnp.where(mask, a, b), new, old)
+def _check_rank(inputs: Array, axes: str) -> None:
+  if jnp.ndim(inputs) != axes.count(',') + 1:
+    raise ValueError(f'inputs must have shape ({axes}), got shape {jnp.shape(inputs)}.')
 
 
 class _GridCommon(nn.Module):
-  """Attributes shared by the three grids (documented on each grid)."""
+  """Attributes shared by the three grids.
+
+  Attributes:
+    features: width F of every hidden and memory vector.
+    depth: number of layers (blocks along the depth dimension).
+    tied: one set of block weights for every layer (``nn.scan`` with broadcast params).
+    lstm_dims: ``None`` (all dimensions LSTM), or a subset of the grid's dimensions.
+    priority_dims: dimensions computed after the others, e.g. depth after time.
+    activation, output_form, forget_bias_init, kernel_init, dtype, param_dtype: as in the block.
+  """
 
   features: int
   depth: int
@@ -324,10 +316,7 @@ class _GridCommon(nn.Module):
   num_dims = 0  # overridden by each grid (a class constant, not a dataclass field)
 
   def __post_init__(self):
-    _check_positive('features', self.features)
-    _check_positive('depth', self.depth)
-    check_grid_dims(self.num_dims, self.lstm_dims, self.priority_dims)
-    _check_output_form(self.output_form)
+    _check_options(self, features=self.features, depth=self.depth)
     super().__post_init__()
 
   def _dims(self):
@@ -354,14 +343,8 @@ class _Depth1DLayer(nn.Module):
 class GridLSTM1D(_GridCommon):
   """1-d Grid LSTM along depth (dimension 0): a gated feed-forward net like a highway net.
 
-  Attributes:
-    features: width F of every layer.
-    depth: number of blocks.
-    tied: one set of block weights for every layer (``nn.scan`` with broadcast params).
-    lstm_dims: ``None``/``(0,)`` for LSTM blocks, ``()`` for a plain net ``h' = α(V h + b)``.
-    priority_dims: must be ``()`` (a 1-d block has nothing to prioritise).
-    activation, output_form, forget_bias_init, kernel_init, dtype, param_dtype: as in the block.
-
+  Attributes as ``_GridCommon``; ``lstm_dims=()`` gives a plain net ``h' = α(V h + b)``, and
+  ``priority_dims`` must be ``()`` (a 1-d block has nothing to prioritise).
   ``__call__(inputs (..., d_in)) -> (..., features)``: the top layer's hidden vector.
   """
 
@@ -371,15 +354,14 @@ class GridLSTM1D(_GridCommon):
   def __call__(self, inputs: Array) -> Array:
     is_lstm = 0 in self._dims()[0]
     hidden = self._project(inputs)
-    memory = _zeros_or_none(is_lstm, hidden)
+    memory = (jnp.zeros_like(hidden) if is_lstm else None)
     layers = _scan_over_depth(_Depth1DLayer, self.tied, self.depth, in_axes=0)
     (hidden, _), _ = layers(block_kwargs=_block_kwargs(self), name='layers')(
         (hidden, memory), None)
     return hidden
 
 
-def _block_params(module: nn.Module, num_dims: int, features: int, dtype: Any,
-                  block_kwargs: dict[str, Any]) -> Any:
+def _block_params(module: nn.Module, num_dims: int, dtype: Any, block_kwargs: dict[str, Any]) -> Any:
   """Declares the block's parameters on ``module`` as one pytree param named 'block'.
 
   The block is then applied as a pure function inside ``jax.lax.scan``; its parameter tree is
@@ -389,7 +371,7 @@ def _block_params(module: nn.Module, num_dims: int, features: int, dtype: Any,
   lstm, _ = check_grid_dims(num_dims, block_kwargs['lstm_dims'], block_kwargs['priority_dims'])
 
   def init(rng):
-    h = jnp.zeros((1, features), dtype)
+    h = jnp.zeros((1, block_kwargs['features']), dtype)
     hidden = (h,) * num_dims
     memory = tuple(h if i in lstm else None for i in range(num_dims))
     return block.init(rng, hidden, memory)['params']
@@ -397,46 +379,41 @@ def _block_params(module: nn.Module, num_dims: int, features: int, dtype: Any,
   return block, module.param('block', init)
 
 
+class _BlockAlongTime:
+  """The 2-d block as a cell of ``scan_cell``: carry ``(m_time, h_time)``; the input and the output of
+  a step are the depth vectors ``(h_depth, m_depth)`` entering from below and leaving upward."""
+
+  def __init__(self, block: GridLSTMBlock):
+    self.block = block
+
+  def project_input(self, params: Any, x: Any) -> Any:
+    return x
+
+  def step(self, params: Any, carry: Any, x: Any) -> tuple[Any, Any]:
+    (time_memory, time_hidden), (depth_hidden, depth_memory) = carry, x
+    (time_hidden, depth_hidden), (time_memory, depth_memory) = self.block.apply(
+        {'params': params}, (time_hidden, depth_hidden), (time_memory, depth_memory))
+    return (time_memory, time_hidden), (depth_hidden, depth_memory)
+
+
 class _Depth2DLayer(nn.Module):
-  """One layer of the 2-d grid: a lax.scan of blocks over time."""
+  """One layer of the 2-d grid: the block run over time by ``scan_cell`` (masking included)."""
 
   block_kwargs: dict[str, Any]
 
   @nn.compact
-  def __call__(self, carry, initial_time_carry, valid):
+  def __call__(self, carry, initial_time_carry, mask):
     depth_hidden, depth_memory = carry                       # (T, B, F) each, time-major
-    kw = self.block_kwargs
-    lstm, _ = check_grid_dims(2, kw['lstm_dims'], kw['priority_dims'])
-    block, params = _block_params(self, 2, kw['features'], depth_hidden.dtype, kw)
-
-    def step(time_carry, xs):
-      time_memory, time_hidden = time_carry
-      h_depth, m_depth, ok = xs
-      (h_time, h_depth), (m_time, m_depth) = block.apply(
-          {'params': params}, (time_hidden, h_depth), (time_memory, m_depth))
-      ok = ok[:, None]
-      # Padded steps leave the time carry as it was and emit zeros upward.
-      new_time_carry = _where(ok, (m_time, h_time), time_carry)
-      up = _where(ok, (h_depth, m_depth), jax.tree_util.tree_map(jnp.zeros_like,
-                                                                 (h_depth, m_depth)))
-      return new_time_carry, up
-
-    final_time_carry, up = jax.lax.scan(
-        step, initial_time_carry, (depth_hidden, depth_memory, valid))
+    block, params = _block_params(self, 2, depth_hidden.dtype, self.block_kwargs)
+    up, final_time_carry = scan_cell(_BlockAlongTime(block), params, carry, initial_time_carry, mask)
     return up, final_time_carry
 
 
 class GridLSTM2D(_GridCommon):
   """2-d Grid LSTM over time (dimension 0) × depth (dimension 1); replaces a stacked LSTM.
 
-  Attributes:
-    features: width F of every hidden and memory vector.
-    depth: number of layers.
-    tied: one set of block weights for every layer (``nn.scan`` with broadcast params).
-    lstm_dims: ``None`` (both), or a subset of ``(0, 1)``.
-    priority_dims: e.g. ``(1,)`` to compute depth after time, reading the new time hidden vector.
-    activation, output_form, forget_bias_init, kernel_init, dtype, param_dtype: as in the block.
-
+  Attributes as ``_GridCommon``; e.g. ``priority_dims=(1,)`` computes depth after time, reading the new
+  time hidden vector.
   ``__call__(inputs (B, T, d_in), *, seq_lengths=None (B,) int, initial_carry=None)``
   ``-> (outputs (B, T, F), final_carry)``; ``initial_carry`` and ``final_carry`` are
   ``(memory, hidden)``, each ``(depth, B, F)`` (``memory`` is ``None`` if time is non-LSTM).
@@ -450,67 +427,48 @@ class GridLSTM2D(_GridCommon):
   def __call__(self, inputs: Array, *, seq_lengths: Array | None = None,
                initial_carry: tuple[Array | None, Array] | None = None
                ) -> tuple[Array, tuple[Array | None, Array]]:
-    if jnp.ndim(inputs) != 3:
-      raise ValueError(
-          f'inputs must have shape (batch, time, features_in), got shape {jnp.shape(inputs)}.')
+    _check_rank(inputs, 'batch, time, features_in')
     batch, steps, _ = inputs.shape
     lstm, _ = self._dims()
-    valid = _valid_steps(seq_lengths, batch, steps)          # (B, T) bool
-
-    depth_hidden = self._project(inputs)
-    depth_memory = _zeros_or_none(1 in lstm, depth_hidden)
+    mask = gating.sequence_mask(seq_lengths, batch, steps)    # (T, B, 1) or None
+    # Time-major; padded inputs are zeros before the projection reads them.
+    depth_hidden = self._project(gating.mask_padding(jnp.swapaxes(inputs, 0, 1), mask))
+    depth_memory = (jnp.zeros_like(depth_hidden) if 1 in lstm else None)
     zeros = jnp.zeros((self.depth, batch, self.features), depth_hidden.dtype)
     if initial_carry is None:
       initial_carry = (zeros if 0 in lstm else None, zeros)
     else:
-      _check_carry(initial_carry, zeros.shape, 0 in lstm)
+      _raise_first(_carry_problems(initial_carry, zeros.shape, 0 in lstm))
 
-    to_time_major = lambda x: None if x is None else jnp.swapaxes(x, 0, 1)
     layers = _scan_over_depth(_Depth2DLayer, self.tied, self.depth, in_axes=(0, nn.broadcast))
     (top_hidden, _), final_carry = layers(block_kwargs=_block_kwargs(self), name='layers')(
-        (to_time_major(depth_hidden), to_time_major(depth_memory)), initial_carry,
-        jnp.swapaxes(valid, 0, 1))
+        (depth_hidden, depth_memory), initial_carry, mask)
     return jnp.swapaxes(top_hidden, 0, 1), final_carry
 
 
-def _valid_steps(seq_lengths: Array | None, batch: int, steps: int) -> Array:
-  if seq_lengths is None:
-    return jnp.ones((batch, steps), bool)
-  if jnp.shape(seq_lengths) != (batch,):
-    raise ValueError(
-        f'seq_lengths must have shape (batch,) = ({batch},), got {jnp.shape(seq_lengths)}.')
-  if not jnp.issubdtype(jnp.asarray(seq_lengths).dtype, jnp.integer):
-    raise ValueError(f'seq_lengths must be integers, got dtype {jnp.asarray(seq_lengths).dtype}.')
-  try:
-    concrete = np.asarray(seq_lengths)
-  except jax.errors.TracerArrayConversionError:
-    concrete = None  # traced (inside jit): values cannot be checked here
-  if concrete is not None and (concrete.min(initial=0) < 0 or concrete.max(initial=0) > steps):
-    raise ValueError(
-        f'seq_lengths must lie in [0, {steps}] (the time axis of inputs), got min '
-        f'{concrete.min()} and max {concrete.max()}.')
-  return jnp.arange(steps)[None, :] < jnp.asarray(seq_lengths)[:, None]
-
-
-def _check_carry(initial_carry: Any, shape: tuple[int, ...], time_is_lstm: bool) -> None:
+def _carry_problems(initial_carry: Any, shape: tuple[int, ...], time_is_lstm: bool) -> Iterator[str]:
   if not isinstance(initial_carry, (tuple, list)) or len(initial_carry) != 2:
-    raise ValueError(
-        f'initial_carry must be a pair (memory, hidden) of arrays of shape {shape}, got '
-        f'{type(initial_carry).__name__}.')
+    yield (f'initial_carry must be a pair (memory, hidden) of arrays of shape {shape}, got '
+           f'{type(initial_carry).__name__}')
+    return
   memory, hidden = initial_carry
   if jnp.shape(hidden) != shape:
-    raise ValueError(f'initial_carry hidden must have shape (depth, batch, features) = {shape}, '
-                     f'got {jnp.shape(hidden)}.')
+    yield f'initial_carry hidden must have shape (depth, batch, features) = {shape}, got {jnp.shape(hidden)}'
   if time_is_lstm and (memory is None or jnp.shape(memory) != shape):
-    raise ValueError(f'initial_carry memory must have shape (depth, batch, features) = {shape}, '
-                     f'got {None if memory is None else jnp.shape(memory)}.')
+    yield (f'initial_carry memory must have shape (depth, batch, features) = {shape}, '
+           f'got {None if memory is None else jnp.shape(memory)}')
   if not time_is_lstm and memory is not None:
-    raise ValueError('initial_carry memory must be None: the time dimension (0) is not in '
-                     'lstm_dims and carries no memory.')
+    yield ('initial_carry memory must be None: the time dimension (0) is not in lstm_dims and carries '
+           'no memory')
 
 
 class _Depth3DLayer(nn.Module):
-  """One layer of the 3-d grid: a wavefront lax.scan over the anti-diagonals of the image."""
+  """One layer of the 3-d grid: a wavefront lax.scan over the anti-diagonals of the image.
+
+  Not ``scan_cell``: a wavefront step is a batch of ``rows`` blocks with two carries (the edges leaving
+  the previous diagonal along rows and along columns, shifted by one row), not one carry per sequence
+  with right padding.
+  """
 
   block_kwargs: dict[str, Any]
 
@@ -519,7 +477,7 @@ class _Depth3DLayer(nn.Module):
     depth_hidden, depth_memory = carry                        # (B, R, C, F) each
     kw = self.block_kwargs
     lstm, _ = check_grid_dims(3, kw['lstm_dims'], kw['priority_dims'])
-    block, params = _block_params(self, 3, kw['features'], depth_hidden.dtype, kw)
+    block, params = _block_params(self, 3, depth_hidden.dtype, kw)
     batch, rows, cols, features = depth_hidden.shape
     diagonals = rows + cols - 1
 
@@ -567,14 +525,7 @@ class _Depth3DLayer(nn.Module):
 class GridLSTM3D(_GridCommon):
   """3-d Grid LSTM over rows (dim 0) × columns (dim 1) × depth (dim 2), for images.
 
-  Attributes:
-    features: width F of every hidden and memory vector.
-    depth: number of layers.
-    tied: one set of block weights for every layer (``nn.scan`` with broadcast params).
-    lstm_dims: ``None`` (all three), or a subset of ``(0, 1, 2)``.
-    priority_dims: e.g. ``(2,)`` to compute depth after rows and columns.
-    activation, output_form, forget_bias_init, kernel_init, dtype, param_dtype: as in the block.
-
+  Attributes as ``_GridCommon``; e.g. ``priority_dims=(2,)`` computes depth after rows and columns.
   ``__call__(inputs (B, R, C, d_in)) -> (B, R, C, F)``: the top layer's depth hidden vectors.
   """
 
@@ -582,13 +533,10 @@ class GridLSTM3D(_GridCommon):
 
   @nn.compact
   def __call__(self, inputs: Array) -> Array:
-    if jnp.ndim(inputs) != 4:
-      raise ValueError(
-          f'inputs must have shape (batch, rows, columns, features_in), got shape '
-          f'{jnp.shape(inputs)}.')
+    _check_rank(inputs, 'batch, rows, columns, features_in')
     lstm, _ = self._dims()
     depth_hidden = self._project(inputs)
-    depth_memory = _zeros_or_none(2 in lstm, depth_hidden)
+    depth_memory = (jnp.zeros_like(depth_hidden) if 2 in lstm else None)
     layers = _scan_over_depth(_Depth3DLayer, self.tied, self.depth, in_axes=0)
     (top_hidden, _), _ = layers(block_kwargs=_block_kwargs(self), name='layers')(
         (depth_hidden, depth_memory), None)

@@ -68,6 +68,9 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from highway_jax import gating
+from highway_jax.errors import choice_error
+
 Array = jax.Array
 Initializer = Callable[..., Array]
 
@@ -76,18 +79,12 @@ DENSE_DIM_MATCH = ('project', 'pad', None)
 CONV_DIM_MATCH = ('project', 'pad', 'subsample', None)
 
 
-def _check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
-  if value not in allowed:
-    raise ValueError(f'{name} must be one of {list(allowed)}, got {value!r}.')
+class _Dense(nn.Module):
+  """A dense layer: the fields of every layer, H/T/C/proj as Dense maps and the highway output.
 
-
-def _pad_features(x: Array, features: int) -> Array:
-  pad = [(0, 0)] * (x.ndim - 1) + [(0, features - x.shape[-1])]
-  return jnp.pad(x, pad)
-
-
-class _GatedBase(nn.Module):
-  """Fields shared by every layer in this file; see the module docstring."""
+  The other layers change one piece: ``_Conv`` the maps (convolutions), ``Plain`` and ``Residual`` (and
+  their conv versions) the output ``_output``.
+  """
 
   features: int | None = None
   activation: Callable[[Array], Array] = nn.relu
@@ -102,86 +99,68 @@ class _GatedBase(nn.Module):
   param_dtype: Any = jnp.float32
   precision: Any = None
 
-  # Overridden by the subclasses.
-  _block = 'highway'
-  _is_conv = False
-
-  def _features(self, x: Array) -> int:
-    return x.shape[-1] if self.features is None else self.features
-
-  def _linear(self, features: int, name: str, bias_init: Initializer | None = None,
-              kernel_size: Sequence[int] | None = None, strides: Any = None) -> nn.Module:
-    common = dict(
-        features=features,
-        kernel_init=self.kernel_init,
-        bias_init=self.bias_init if bias_init is None else bias_init,
-        dtype=self.dtype,
-        param_dtype=self.param_dtype,
-        precision=self.precision,
-        name=name,
-    )
-    if self._is_conv:
-      return nn.Conv(kernel_size=tuple(kernel_size), strides=strides, padding='SAME', **common)
-    return nn.Dense(**common)
-
-  def _validate(self, x: Array) -> None:
-    _check_choice('carry', self.carry, CARRY_MODES)
-    _check_choice('dim_match', self.dim_match, CONV_DIM_MATCH if self._is_conv else DENSE_DIM_MATCH)
-    if self.features is not None and self.features < 1:
-      raise ValueError(f'features must be a positive integer, got {self.features}.')
-    if self._is_conv and x.ndim != 4:
-      raise ValueError(
-          f'{type(self).__name__} expects NHWC input of rank 4, got shape {x.shape} (rank {x.ndim}).')
-    if not self._is_conv and x.ndim < 1:
-      raise ValueError(f'{type(self).__name__} expects input of rank >= 1, got a scalar.')
-
-  def _check_against_params(self, x: Array) -> None:
-    """With existing parameters, the input width must be the one they were made for."""
-    if self.is_initializing():
-      return
-    kernel = self.variables.get('params', {}).get('H', {}).get('kernel')
-    if kernel is not None and kernel.shape[-2] != x.shape[-1]:
-      raise ValueError(
-          f'{type(self).__name__}: input feature size (last axis of x) is {x.shape[-1]}, but the '
-          f'parameters expect {kernel.shape[-2]} (H/kernel has shape {kernel.shape}).')
-
-  def _match(self, x: Array, features: int, strides: tuple[int, ...]) -> Array:
-    """Returns x with the output's shape for the carry path (see 'Dimension matching')."""
-    d_in = x.shape[-1]
-    strided = any(s != 1 for s in strides)
-    if d_in == features and not strided:
-      return x
-    what = f'input width {d_in} != features {features}' if d_in != features else (
-        f'strides {strides} change the spatial size')
-    if self.dim_match is None:
-      raise ValueError(
-          f'{type(self).__name__}: {what}, and dim_match=None does not match dimensions; '
-          "use dim_match='project' or 'pad'" + (" or 'subsample'" if self._is_conv else '') + '.')
-    if self.dim_match == 'project':
-      proj = self._linear(features, 'proj', kernel_size=(1,) * len(strides), strides=strides)
-      return proj(x)
-    if d_in > features:
-      raise ValueError(
-          f"{type(self).__name__}: dim_match={self.dim_match!r} zero-pads the feature axis, but the "
-          f'input width {d_in} is wider than features {features}; use dim_match=\'project\'.')
-    if self.dim_match == 'pad':
-      if strided:
-        raise ValueError(
-            f"{type(self).__name__}: dim_match='pad' cannot match strides {strides}; "
-            "use dim_match='subsample' or 'project'.")
-      return _pad_features(x, features)
-    # 'subsample': strided spatial subsampling, then zero-pad the channels.
-    x = x[:, ::strides[0], ::strides[1], :]
-    return _pad_features(x, features)
+  DIM_MATCH = DENSE_DIM_MATCH
+  RANK = None  # any rank >= 1
 
   def _strides(self) -> tuple[int, ...]:
     return ()
 
-  def _branch(self, x: Array, features: int, name: str, bias_init: Initializer | None = None):
-    if self._is_conv:
-      return self._linear(features, name, bias_init, kernel_size=self.kernel_size,
-                          strides=self._strides())(x)
-    return self._linear(features, name, bias_init)(x)
+  def _map(self, x: Array, features: int, name: str, bias_init: Initializer | None = None,
+           strides: tuple[int, ...] | None = None) -> Array:
+    """The affine map ``name`` (Dense here, Conv in ``_Conv``); ``strides`` only for conv layers."""
+    return nn.Dense(features, kernel_init=self.kernel_init, bias_init=bias_init or self.bias_init,
+                    dtype=self.dtype, param_dtype=self.param_dtype, precision=self.precision,
+                    name=name)(x)
+
+  def _check(self, x: Array) -> None:
+    for name, value, allowed in (('carry', self.carry, CARRY_MODES),
+                                 ('dim_match', self.dim_match, self.DIM_MATCH)):
+      if value not in allowed:
+        raise choice_error(name, value, allowed)
+    kernel = None if self.is_initializing() else self.variables.get('params', {}).get('H', {}).get('kernel')
+
+    def problems():
+      if self.features is not None and self.features < 1:
+        yield f'features must be a positive integer, got {self.features}'
+      if self.RANK == 4 and x.ndim != 4:
+        yield f'{type(self).__name__} expects NHWC input of rank 4, got shape {x.shape} (rank {x.ndim})'
+      if x.ndim < 1:
+        yield f'{type(self).__name__} expects input of rank >= 1, got a scalar'
+      if kernel is not None and kernel.shape[-2] != x.shape[-1]:
+        yield (f'{type(self).__name__}: input feature size (last axis of x) is {x.shape[-1]}, but the '
+               f'parameters expect {kernel.shape[-2]} (H/kernel has shape {kernel.shape})')
+
+    problem = next(problems(), None)
+    if problem:
+      raise ValueError(problem + '.')
+
+  def _match(self, x: Array, features: int) -> Array:
+    """Returns x with the output's shape for the carry path (see 'Dimension matching')."""
+    strides, d_in = self._strides(), x.shape[-1]
+    strided = any(s != 1 for s in strides)
+    if d_in == features and not strided:
+      return x
+    if self.dim_match == 'project':
+      return self._map(x, features, 'proj', strides=strides)
+
+    def problems():
+      if self.dim_match is None:
+        what = f'input width {d_in} != features {features}' if d_in != features else (
+            f'strides {strides} change the spatial size')
+        yield (f"{what}, and dim_match=None does not match dimensions; use dim_match='project' or 'pad'"
+               + (" or 'subsample'" if 'subsample' in self.DIM_MATCH else ''))
+      if d_in > features:
+        yield (f'dim_match={self.dim_match!r} zero-pads the feature axis, but the input width {d_in} is '
+               f"wider than features {features}; use dim_match='project'")
+      if self.dim_match == 'pad' and strided:
+        yield f"dim_match='pad' cannot match strides {strides}; use dim_match='subsample' or 'project'"
+
+    problem = next(problems(), None)
+    if problem:
+      raise ValueError(f'{type(self).__name__}: {problem}.')
+    if self.dim_match == 'subsample':  # strided spatial subsampling (ResNet's option A), then pad
+      x = x[:, ::strides[0], ::strides[1], :]
+    return jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, features - d_in)])
 
   @nn.compact
   def __call__(self, x: Array, lesion: bool | Array = False, deterministic: bool = True) -> Array:
@@ -196,65 +175,79 @@ class _GatedBase(nn.Module):
     Returns:
       ``(..., features)``.
     """
-    self._validate(x)
-    self._check_against_params(x)
-    features = self._features(x)
-    shape_kept = x.shape[-1] == features and all(s == 1 for s in self._strides())
-    if self._block == 'plain' and not shape_kept and lesion is False:
-      carried = None  # A plain layer needs its carry path only to be lesioned.
-    else:
-      carried = self._match(x, features, self._strides())
-    h = self.activation(self._branch(x, features, 'H'))
+    self._check(x)
+    features = x.shape[-1] if self.features is None else self.features
+    h = self.activation(self._map(x, features, 'H', strides=self._strides()))
     if self.dropout_rate > 0.0:
       h = nn.Dropout(self.dropout_rate)(h, deterministic=deterministic)
-    if carried is None:
-      return h
-    lesion = jnp.asarray(lesion, dtype=bool)
-    if self._block == 'plain':
-      return jnp.where(lesion, carried.astype(h.dtype), h)
-    if self._block == 'residual':
-      return carried + jnp.where(lesion, jnp.zeros_like(h), h)
-    t = nn.sigmoid(self._branch(
-        x, features, 'T', bias_init=nn.initializers.constant(self.transform_bias_init)))
-    t = jnp.where(lesion, jnp.zeros_like(t), t)
+    return self._output(x, h, features, lesion)
+
+  def _output(self, x: Array, h: Array, features: int, lesion: bool | Array) -> Array:
+    """Highway: ``y = H·T + x·C`` (C = 1 − T when coupled), T forced to 0 by ``lesion``."""
+    carried = self._match(x, features)
+    gate = lambda name, bias: nn.sigmoid(self._map(x, features, name, nn.initializers.constant(bias),
+                                                   strides=self._strides()))
+    t = gate('T', self.transform_bias_init)
+    t = jnp.where(jnp.asarray(lesion, bool), jnp.zeros_like(t), t)
     self.sow('intermediates', 'transform_gate', t)
     if self.carry == 'coupled':
-      # Written as x + T·(H − x): one fewer multiply, and exactly x when T = 0.
-      return carried + t * (h - carried)
-    c = nn.sigmoid(self._branch(
-        x, features, 'C', bias_init=nn.initializers.constant(self.carry_bias_init)))
+      return gating.highway_combine(h=h, t=t, x=carried)
+    c = gate('C', self.carry_bias_init)
     self.sow('intermediates', 'carry_gate', c)
-    return h * t + carried * c
+    return gating.highway_combine(h=h, t=t, x=carried, c=c)
 
 
-class Highway(_GatedBase):
-  """Dense highway layer: y = H(x)·T(x) + x·C(x); see the module docstring."""
+def _plain_output(self, x: Array, h: Array, features: int, lesion: bool | Array) -> Array:
+  """Plain: ``y = H(x)``; lesioned, the (matched) input. Owns no ``proj`` unless it can be lesioned."""
+  if lesion is False and (x.shape[-1] != features or any(s != 1 for s in self._strides())):
+    return h
+  return jnp.where(jnp.asarray(lesion, bool), self._match(x, features).astype(h.dtype), h)
 
 
-class Plain(_GatedBase):
-  """Dense plain layer y = H(x), the baseline of the paper's depth experiment."""
-
-  _block = 'plain'
-
-
-class Residual(_GatedBase):
-  """Dense residual layer y = H(x) + x: the highway layer with its gates removed."""
-
-  _block = 'residual'
+def _residual_output(self, x: Array, h: Array, features: int, lesion: bool | Array) -> Array:
+  """Residual: ``y = H(x) + x``; lesioned, the (matched) input."""
+  return self._match(x, features) + jnp.where(jnp.asarray(lesion, bool), jnp.zeros_like(h), h)
 
 
-class _ConvBase(_GatedBase):
+class _Conv(_Dense):
+  """NHWC convolutions with 'SAME' padding instead of dense maps: ``kernel_size`` and ``strides`` (int or
+  per axis) for H, T and C; ``proj`` is a strided 1×1 conv."""
+
   kernel_size: Sequence[int] = (3, 3)
   strides: int | Sequence[int] = 1
-  _is_conv = True
+
+  DIM_MATCH = CONV_DIM_MATCH
+  RANK = 4
 
   def _strides(self) -> tuple[int, ...]:
     if isinstance(self.strides, int):
       return (self.strides,) * len(self.kernel_size)
     return tuple(self.strides)
 
+  def _map(self, x, features, name, bias_init=None, strides=None):
+    kernel_size = tuple(self.kernel_size) if name != 'proj' else (1,) * len(strides)
+    return nn.Conv(features, kernel_size, strides=strides, padding='SAME', kernel_init=self.kernel_init,
+                   bias_init=bias_init or self.bias_init, dtype=self.dtype,
+                   param_dtype=self.param_dtype, precision=self.precision, name=name)(x)
 
-class HighwayConv(_ConvBase):
+
+class Highway(_Dense):
+  """Dense highway layer: y = H(x)·T(x) + x·C(x); see the module docstring."""
+
+
+class Plain(_Dense):
+  """Dense plain layer y = H(x), the baseline of the paper's depth experiment."""
+
+  _output = _plain_output
+
+
+class Residual(_Dense):
+  """Dense residual layer y = H(x) + x: the highway layer with its gates removed."""
+
+  _output = _residual_output
+
+
+class HighwayConv(_Conv):
   """Convolutional highway layer, NHWC, with 'SAME' padding and the same kernel for H and T.
 
   ``HighwayConv(features=None, kernel_size=(3, 3), strides=1, ...)``; everything else as
@@ -262,16 +255,16 @@ class HighwayConv(_ConvBase):
   """
 
 
-class PlainConv(_ConvBase):
+class PlainConv(_Conv):
   """Convolutional plain layer y = H(x)."""
 
-  _block = 'plain'
+  _output = _plain_output
 
 
-class ResidualConv(_ConvBase):
+class ResidualConv(_Conv):
   """Convolutional residual layer y = H(x) + x."""
 
-  _block = 'residual'
+  _output = _residual_output
 
 
 BLOCKS = {

@@ -1,4 +1,4 @@
-r"""Sequence layers ``LSTM``, ``GRU``, ``SimpleRNN`` and ``RHN``: stacked, bidirectional, highway, masked.
+r"""Sequence layers ``LSTM``, ``GRU``, ``SimpleRNN``, ``RHN`` and ``Recurrent(cell=...)``; the time runner.
 
 A layer runs the matching cell of ``highway_jax.cells`` over time, like PyTorch's ``nn.LSTM`` (but
 batch-major): ``layer(inputs, *, seq_lengths=None, initial_carry=None, deterministic=True)`` with inputs
@@ -28,9 +28,10 @@ Parameters (each ``<cell params>`` is exactly the layout of the cell in ``highwa
 Masking (``seq_lengths``, shape ``(batch,)``, ints in ``[0, time]``, right padding): outputs at padded
 positions ``t >= seq_lengths[b]`` are exactly zero (``flax.linen.RNN`` leaves them unspecified), the final
 carry is the carry after each sequence's last valid step, and the backward direction starts at each
-sequence's own last valid step. A length of 0 gives zero outputs and returns the initial carry. Lengths are
-range-checked when concrete; under ``jit`` they cannot be, and lengths above ``time`` then act as ``time``,
-negative ones as 0.
+sequence's own last valid step. A length of 0 gives zero outputs and returns the initial carry. Padding is
+inert: inputs at padded steps are replaced by zeros before any computation, so NaN or Inf there changes
+neither outputs nor gradients. Lengths are range-checked when concrete; under ``jit`` they cannot be, and
+are clamped: lengths above ``time`` act as ``time``, negative ones as 0.
 
 ``final_carry`` (and ``initial_carry``, default zeros) per layer is the cell's carry (``(c, h)`` for LSTM,
 ``h`` for GRU, SimpleRNN and RHN) or, when bidirectional, the pair ``(forward_carry, backward_carry)``, like
@@ -38,6 +39,11 @@ negative ones as 0.
 it is a tuple with one per-layer carry for each layer, first layer first (``final_carry[-1]`` is the top
 layer). Example: ``LSTM(8, num_layers=2, bidirectional=True)`` returns
 ``(((c_f, h_f), (c_b, h_b)), ((c_f, h_f), (c_b, h_b)))``, every array ``(batch, 8)``.
+
+Any cell. ``Recurrent(features, ..., cell=MyCell, cell_options={...})`` runs any
+``highway_jax.cells.RecurrentCell`` subclass with all of the above (``LSTM`` and the others are thin
+subclasses that name their cell). The time loop of one direction is the public ``scan_cell``, which
+``GridLSTM2D`` uses too.
 
 Speed. The time loop is one ``jax.lax.scan`` (time-major inside) whose body is a pure ``jax.numpy``
 function of weight arrays prepared once before the loop. ``fuse_gates`` (default True) does one
@@ -72,21 +78,21 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax.core import FrozenDict
 from flax.linen import initializers
 from flax.typing import Array, Dtype, Initializer
 
-from highway_jax.cells import (GRUCell, LSTMCell, RHNCell, SimpleRNNCell, _promote,
-                               default_kernel_init, default_recurrent_kernel_init)
+from highway_jax import gating
+from highway_jax.cells import (GRUCell, LSTMCell, RHNCell, SimpleRNNCell, default_kernel_init,
+                               default_recurrent_kernel_init)
 
-__all__ = ['LSTM', 'GRU', 'SimpleRNN', 'RHN']
+__all__ = ['scan_cell', 'SequenceLayer', 'Recurrent', 'LSTM', 'GRU', 'SimpleRNN', 'RHN']
 
 Carry = Any
 
@@ -101,23 +107,34 @@ def default_fuse_gates() -> bool:
   return True
 
 
-def _run_direction(cell: nn.RNNCellBase, weights: dict, x: Array, carry: Carry, mask: Array | None,
-                   *, reverse: bool, hoist: bool, unroll: int) -> tuple[Array, Carry]:
-  """Scans ``cell._step`` over time-major ``x`` (time, batch, in); returns (outputs, final carry).
+def scan_cell(cell: Any, weights: Any, x: Any, carry: Carry, mask: Array | None = None, *,
+              reverse: bool = False, hoist: bool = False, unroll: int = 1) -> tuple[Any, Carry]:
+  """Runs ``cell.step`` over time; returns ``(outputs, final_carry)``.
 
-  With a mask, a padded step keeps the old carry and outputs zero. Scanning the reverse direction from
-  the end therefore holds the initial carry until each sequence's last valid step.
+  Args:
+    cell: anything with the protocol methods ``project_input(weights, x)`` and
+      ``step(weights, carry, projected) -> (new_carry, y)`` (a ``highway_jax.cells.RecurrentCell``).
+    weights: the cell's prepared weights (``cell.prepare(x, fused)[1]``).
+    x: time-major inputs ``(time, batch, in)``, or a pytree of such arrays (``None`` leaves allowed).
+    carry: the initial carry; the final carry keeps its dtypes.
+    mask: ``(time, batch, 1)`` bool, true at valid steps (``gating.sequence_mask``), or ``None``.
+      Padded inputs are replaced by zeros before any computation (NaN there reaches no gradient); a padded
+      step keeps the old carry and outputs zeros. Scanning in reverse from the end therefore holds the
+      initial carry until each sequence's last valid step.
+    reverse: scan from the last step to the first (outputs stay in input order).
+    hoist: compute ``project_input`` for all steps as one batched op before the loop.
+    unroll: passed to ``jax.lax.scan``.
   """
-  xs = cell._project_input(weights, x) if hoist else x
+  x = gating.mask_padding(x, mask)
+  xs = cell.project_input(weights, x) if hoist else x
 
   def body(carry, step_inputs):
     inputs, m = step_inputs
-    projected = inputs if hoist else cell._project_input(weights, inputs)
-    new_carry, y = cell._step(weights, carry, projected)
+    new_carry, y = cell.step(weights, carry, inputs if hoist else cell.project_input(weights, inputs))
     new_carry = jax.tree.map(lambda new, old: new.astype(old.dtype), new_carry, carry)
     if m is not None:
       new_carry = jax.tree.map(lambda new, old: jnp.where(m, new, old), new_carry, carry)
-      y = jnp.where(m, y, jnp.zeros((), y.dtype))
+      y = gating.mask_padding(y, m)
     return new_carry, y
 
   final_carry, ys = jax.lax.scan(body, carry, (xs, mask), reverse=reverse, unroll=unroll)
@@ -154,21 +171,11 @@ class _Layer(nn.Module):
     outputs, finals = [], []
     for direction, carry in zip(directions, carries):
       cell = self.cell_type(**self.cell_kwargs, name=direction)
-      if not cell.has_variable('params', 'input'):
-        cell(carry, x[0])  # creates the parameters in the cell's own layout
-      params = cell.variables['params']
-      expected = params['input']['kernel'].shape[-2]
-      if expected != x.shape[-1]:
-        raise ValueError(
-            f'inputs has {x.shape[-1]} features on its last axis, but the parameters '
-            f"'{direction}/input/kernel' expect {expected}.")
-      x_c, params = _promote(x, params, self.dtype)
-      weights = cell._split_params(params, fused=self.fuse_gates)
-      y, final = _run_direction(cell, weights, x_c, carry, mask,
-                                reverse=direction == 'backward', hoist=self.hoist, unroll=self.unroll)
+      x_c, weights = cell.prepare(x, fused=self.fuse_gates)
+      y, final = scan_cell(cell, weights, x_c, carry, mask, reverse=direction == 'backward',
+                           hoist=self.hoist, unroll=self.unroll)
       outputs.append(y)
       finals.append(final)
-    compute_dtype = x_c.dtype
     y = outputs[0] if len(outputs) == 1 else jnp.concatenate(outputs, axis=-1)
     if self.highway:
       width = y.shape[-1]
@@ -176,14 +183,17 @@ class _Layer(nn.Module):
                                           param_dtype=self.param_dtype, name=name, **kw)
       t = jax.nn.sigmoid(dense('T', bias_init=initializers.constant(self.transform_bias_init))(x))
       carried = x if x.shape[-1] == width else dense('proj')(x)
-      y = y * t + carried * (1.0 - t)
-      if mask is not None:
-        y = jnp.where(mask, y, jnp.zeros((), y.dtype))
-    return y.astype(compute_dtype), (tuple(finals) if self.bidirectional else finals[0])
+      y = gating.mask_padding(gating.highway_combine(h=y, t=t, x=carried), mask)
+    return y.astype(x_c.dtype), (tuple(finals) if self.bidirectional else finals[0])
 
 
-class _SequenceLayer(nn.Module):
-  """Shared implementation of the sequence layers; subclasses name their cell in ``_cell``."""
+class SequenceLayer(nn.Module):
+  """Stacked, bidirectional, highway, masked layers of one cell type; see the module docstring.
+
+  A subclass names its cell with ``cell_spec() -> (cell_class, options)``: the options are passed to the
+  cell together with ``features, kernel_init, recurrent_kernel_init, bias_init, dtype, param_dtype``.
+  Attributes: those of the module docstring's "Constructor" paragraph.
+  """
 
   features: int
   num_layers: int = 1
@@ -201,10 +211,6 @@ class _SequenceLayer(nn.Module):
   dtype: Dtype | None = None
   param_dtype: Dtype = jnp.float32
 
-  @nn.nowrap
-  def _cell(self) -> tuple[type, dict]:
-    raise NotImplementedError
-
   @nn.compact
   def __call__(self, inputs: Array, *, seq_lengths: Array | None = None, initial_carry: Carry = None,
                deterministic: bool = True) -> tuple[Array, Carry]:
@@ -212,36 +218,35 @@ class _SequenceLayer(nn.Module):
 
     Returns ``(outputs (batch, time, D·features), final_carry)``.
     """
-    self._check_config()
     inputs = jnp.asarray(inputs)
     if inputs.ndim != 3 or inputs.shape[1] == 0:
       raise ValueError(
           f'inputs must have shape (batch, time, features) with time >= 1, got shape {inputs.shape}.')
+    bad = [f'{name} must be {allowed}, got {value}' for name, value, allowed, ok in (
+        ('num_layers', self.num_layers, '>= 1', self.num_layers >= 1),
+        ('dropout_rate', self.dropout_rate, 'in [0, 1)', 0.0 <= self.dropout_rate < 1.0)) if not ok]
+    if bad:
+      raise ValueError('; '.join(bad) + '.')
     batch, time, in_features = inputs.shape
-    mask = None
-    if seq_lengths is not None:
-      seq_lengths = _check_seq_lengths(seq_lengths, batch, time)
-      mask = (jnp.arange(time)[:, None] < seq_lengths[None, :])[..., None]
+    mask = gating.sequence_mask(seq_lengths, batch, time)
 
-    cell_type, cell_kwargs = self._cell()
+    cell_type, cell_kwargs = self.cell_spec()
     cell_kwargs = dict(cell_kwargs, features=self.features, kernel_init=self.kernel_init,
                        recurrent_kernel_init=self.recurrent_kernel_init, bias_init=self.bias_init,
                        dtype=self.dtype, param_dtype=self.param_dtype)
-    default_carry = self._default_carry(cell_type, cell_kwargs, batch, in_features)
-    carries = self._per_layer_carries(initial_carry, default_carry)
-    hoist = self.hoist_input_projection
-    if hoist is None:
-      hoist = default_hoist_input_projection()
-    fuse_gates = self.fuse_gates
-    if fuse_gates is None:
-      fuse_gates = default_fuse_gates()
+    # An unbound cell (parent=None) only to build zeros; it owns no parameters.
+    one = cell_type(**cell_kwargs, parent=None).initialize_carry(jax.random.key(0), (batch, in_features))
+    carries = self._per_layer_carries(initial_carry, (one, one) if self.bidirectional else one)
+    hoist, fuse = self.hoist_input_projection, self.fuse_gates
     layer_kwargs = dict(
         cell_type=cell_type, cell_kwargs=FrozenDict(cell_kwargs), bidirectional=self.bidirectional,
         highway=self.highway, transform_bias_init=self.transform_bias_init, deterministic=deterministic,
-        hoist=hoist, unroll=self.unroll, fuse_gates=fuse_gates, kernel_init=self.kernel_init,
+        hoist=default_hoist_input_projection() if hoist is None else hoist, unroll=self.unroll,
+        fuse_gates=default_fuse_gates() if fuse is None else fuse, kernel_init=self.kernel_init,
         dtype=self.dtype, param_dtype=self.param_dtype)
 
-    x = jnp.swapaxes(inputs, 0, 1)  # time-major: lax.scan walks the leading axis
+    # Time-major (lax.scan walks the leading axis); padded inputs zeroed before the highway gate reads them.
+    x = gating.mask_padding(jnp.swapaxes(inputs, 0, 1), mask)
     x, first_carry = _Layer(dropout_rate=0.0, name='layer_0', **layer_kwargs)(x, carries[0], mask)
     finals = [first_carry]
     if self.num_layers > 1:
@@ -258,97 +263,71 @@ class _SequenceLayer(nn.Module):
     outputs = jnp.swapaxes(x, 0, 1)
     return outputs, (finals[0] if self.num_layers == 1 else tuple(finals))
 
-  def _check_config(self) -> None:
-    if self.features < 1:
-      raise ValueError(f'features must be >= 1, got {self.features}.')
-    if self.num_layers < 1:
-      raise ValueError(f'num_layers must be >= 1, got {self.num_layers}.')
-    if not 0.0 <= self.dropout_rate < 1.0:
-      raise ValueError(f'dropout_rate must be in [0, 1), got {self.dropout_rate}.')
-
-  def _default_carry(self, cell_type: type, cell_kwargs: dict, batch: int, in_features: int) -> Carry:
-    # An unbound cell (parent=None) only to build zeros; it owns no parameters.
-    cell = cell_type(**cell_kwargs, parent=None)
-    one = cell.initialize_carry(jax.random.key(0), (batch, in_features))
-    return (one, one) if self.bidirectional else one
-
   def _per_layer_carries(self, initial_carry: Carry, default: Carry) -> list[Carry]:
     if initial_carry is None:
       return [default] * self.num_layers
     per_layer = [initial_carry] if self.num_layers == 1 else initial_carry
     expected = jax.tree.map(lambda a: a.shape, default)
-    described = 'the layer carry' if self.num_layers == 1 else f'a tuple of {self.num_layers} layer carries'
-    if self.num_layers > 1 and (not isinstance(per_layer, (tuple, list))
-                                or len(per_layer) != self.num_layers):
-      raise ValueError(
-          f'initial_carry must be {described} (each with shapes {expected}), got '
-          f'{jax.tree.map(jnp.shape, initial_carry)}.')
-    for carry in per_layer:
-      try:
-        shapes = jax.tree.map(lambda a, _: jnp.shape(a), carry, default)
-      except ValueError:
-        shapes = None
-      if shapes != expected:
-        raise ValueError(
-            f'initial_carry must be {described}, each with shapes {expected}; got '
-            f'{jax.tree.map(jnp.shape, initial_carry)}.')
+    try:
+      shapes = [jax.tree.map(lambda a, _: jnp.shape(a), carry, default) for carry in per_layer]
+    except (ValueError, TypeError):
+      shapes = None
+    if not isinstance(per_layer, (tuple, list)) or shapes != [expected] * self.num_layers:
+      described = 'the layer carry' if self.num_layers == 1 else f'a tuple of {self.num_layers} layer carries'
+      raise ValueError(f'initial_carry must be {described}, each with shapes {expected}; got '
+                       f'{jax.tree.map(jnp.shape, initial_carry)}.')
     return [jax.tree.map(lambda a, d: jnp.asarray(a, d.dtype), c, default) for c in per_layer]
 
 
-def _check_seq_lengths(seq_lengths: Array, batch: int, time: int) -> Array:
-  seq_lengths = jnp.asarray(seq_lengths)
-  if seq_lengths.shape != (batch,):
-    raise ValueError(f'seq_lengths must have shape (batch,) = ({batch},), got {seq_lengths.shape}.')
-  if not jnp.issubdtype(seq_lengths.dtype, jnp.integer):
-    raise ValueError(f'seq_lengths must be integers, got dtype {seq_lengths.dtype}.')
-  try:
-    concrete = np.asarray(seq_lengths)
-  except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-    return seq_lengths  # traced under jit: values cannot be checked here
-  if concrete.min() < 0 or concrete.max() > time:
-    raise ValueError(
-        f'seq_lengths must lie in [0, time] = [0, {time}], got values from {concrete.min()} '
-        f'to {concrete.max()}.')
-  return seq_lengths
+class Recurrent(SequenceLayer):
+  """Sequence layers of any ``highway_jax.cells.RecurrentCell`` subclass: ``cell`` (the class) and
+  ``cell_options`` (its own fields, e.g. ``{'depth': 2}``), both keyword-only.
 
-
-class LSTM(_SequenceLayer):
-  """LSTM layers (``highway_jax.cells.LSTMCell``); see the module docstring.
-
-  Attributes: features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init (highway
-  gate bias), peepholes, forget_bias_init; keyword-only: hoist_input_projection, unroll, fuse_gates,
-  kernel_init, recurrent_kernel_init, bias_init, dtype, param_dtype.
+  ``Recurrent(8, cell=LSTMCell, cell_options={'peepholes': True})`` computes what ``LSTM(8, peepholes=True)``
+  does, with the same parameters.
   """
+
+  cell: type = dataclasses.field(kw_only=True)
+  cell_options: Mapping[str, Any] = dataclasses.field(default=FrozenDict(), kw_only=True)
+
+  @nn.nowrap
+  def cell_spec(self) -> tuple[type, dict]:
+    return self.cell, dict(self.cell_options)
+
+
+class LSTM(SequenceLayer):
+  """LSTM layers (``highway_jax.cells.LSTMCell``): ``SequenceLayer``'s attributes, then ``peepholes,
+  forget_bias_init``."""
 
   peepholes: bool = False
   forget_bias_init: float = 1.0
 
   @nn.nowrap
-  def _cell(self) -> tuple[type, dict]:
+  def cell_spec(self) -> tuple[type, dict]:
     return LSTMCell, dict(peepholes=self.peepholes, forget_bias_init=self.forget_bias_init)
 
 
-class GRU(_SequenceLayer):
+class GRU(SequenceLayer):
   """GRU layers (``highway_jax.cells.GRUCell``, ``reset_after`` picks the convention)."""
 
   reset_after: bool = True
 
   @nn.nowrap
-  def _cell(self) -> tuple[type, dict]:
+  def cell_spec(self) -> tuple[type, dict]:
     return GRUCell, dict(reset_after=self.reset_after)
 
 
-class SimpleRNN(_SequenceLayer):
+class SimpleRNN(SequenceLayer):
   """Elman RNN layers (``highway_jax.cells.SimpleRNNCell``)."""
 
   activation: Callable[[Array], Array] = nn.tanh
 
   @nn.nowrap
-  def _cell(self) -> tuple[type, dict]:
+  def cell_spec(self) -> tuple[type, dict]:
     return SimpleRNNCell, dict(activation=self.activation)
 
 
-class RHN(_SequenceLayer):
+class RHN(SequenceLayer):
   """Recurrent Highway Network layers (``highway_jax.cells.RHNCell``); ``depth`` is required.
 
   ``transform_bias_init`` initialises the micro-layers' ``T`` biases and, with ``highway=True``, the
@@ -359,7 +338,5 @@ class RHN(_SequenceLayer):
   depth: int = dataclasses.field(kw_only=True)
 
   @nn.nowrap
-  def _cell(self) -> tuple[type, dict]:
-    if self.depth < 1:
-      raise ValueError(f'depth must be >= 1, got {self.depth}.')
+  def cell_spec(self) -> tuple[type, dict]:
     return RHNCell, dict(depth=self.depth, transform_bias_init=self.transform_bias_init)

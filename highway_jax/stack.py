@@ -52,7 +52,8 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from highway_jax.highway import BLOCKS, CARRY_MODES, _check_choice
+from highway_jax.errors import choice_error
+from highway_jax.highway import BLOCKS, CARRY_MODES
 
 Array = jax.Array
 
@@ -76,18 +77,21 @@ def lesion_mask(lesion: None | int | Array | Sequence[bool], num_layers: int) ->
   if lesion is None:
     return jnp.zeros((num_layers,), dtype=bool)
   lesion = jnp.asarray(lesion)
-  if lesion.ndim == 0:
-    if not jnp.issubdtype(lesion.dtype, jnp.integer):
-      raise ValueError(
-          f'lesion must be None, a layer index or a boolean mask of shape ({num_layers},); '
-          f'got a scalar of dtype {lesion.dtype}.')
-    if not isinstance(lesion, jax.core.Tracer) and not 0 <= int(lesion) < num_layers:
-      raise ValueError(f'lesion index must be in [0, {num_layers}), got {int(lesion)}.')
-    return jnp.arange(num_layers) == lesion
-  if lesion.shape != (num_layers,):
-    raise ValueError(
-        f'lesion mask must have shape ({num_layers},) (one entry per layer), got {lesion.shape}.')
-  return lesion.astype(bool)
+  index = lesion.ndim == 0 and jnp.issubdtype(lesion.dtype, jnp.integer)
+
+  def problems():
+    if lesion.ndim == 0 and not index:
+      yield (f'lesion must be None, a layer index or a boolean mask of shape ({num_layers},); '
+             f'got a scalar of dtype {lesion.dtype}')
+    if index and not isinstance(lesion, jax.core.Tracer) and not 0 <= int(lesion) < num_layers:
+      yield f'lesion index must be in [0, {num_layers}), got {int(lesion)}'
+    if lesion.ndim > 0 and lesion.shape != (num_layers,):
+      yield f'lesion mask must have shape ({num_layers},) (one entry per layer), got {lesion.shape}'
+
+  problem = next(problems(), None)
+  if problem:
+    raise ValueError(problem + '.')
+  return jnp.arange(num_layers) == lesion if index else lesion.astype(bool)
 
 
 class HighwayStack(nn.Module):
@@ -130,16 +134,6 @@ class HighwayStack(nn.Module):
   param_dtype: Any = jnp.float32
   precision: Any = None
 
-  def _layer_class(self):
-    _check_choice('block', self.block, ('highway', 'plain', 'residual'))
-    _check_choice('kind', self.kind, ('dense', 'conv'))
-    _check_choice('carry', self.carry, CARRY_MODES)
-    if not isinstance(self.num_layers, int) or self.num_layers < 1:
-      raise ValueError(f'num_layers must be an integer >= 1, got {self.num_layers!r}.')
-    if not isinstance(self.features, int) or self.features < 1:
-      raise ValueError(f'features must be an integer >= 1, got {self.features!r}.')
-    return BLOCKS[(self.block, self.kind)]
-
   @nn.compact
   def __call__(self, x: Array, *, lesion: None | int | Array = None,
                deterministic: bool = True) -> Array:
@@ -153,42 +147,43 @@ class HighwayStack(nn.Module):
     Returns:
       ``(..., features)``.
     """
-    layer_cls = self._layer_class()
-    if self.kind == 'conv' and x.ndim != 4:
-      raise ValueError(f'HighwayStack(kind=conv) expects NHWC input of rank 4, got shape {x.shape}.')
+    for name, value, allowed in (('block', self.block, ('highway', 'plain', 'residual')),
+                                 ('kind', self.kind, ('dense', 'conv')), ('carry', self.carry, CARRY_MODES)):
+      if value not in allowed:
+        raise choice_error(name, value, allowed)
+    params = {} if self.is_initializing() else self.variables.get('params', {})
+    proj_kernel = params.get('proj', {}).get('kernel')
+    expected = self.features if proj_kernel is None else proj_kernel.shape[-2]
+
+    def problems():
+      for name in ('num_layers', 'features'):
+        if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+          yield f'{name} must be an integer >= 1, got {getattr(self, name)!r}'
+      if self.kind == 'conv' and x.ndim != 4:
+        yield f'HighwayStack(kind=conv) expects NHWC input of rank 4, got shape {x.shape}'
+      if not self.is_initializing() and x.shape[-1] != expected:
+        yield (f'HighwayStack: input feature size (last axis of x) is {x.shape[-1]}, but the parameters '
+               f'expect {expected}')
+
+    problem = next(problems(), None)
+    if problem:
+      raise ValueError(problem + '.')
+    layer_cls = BLOCKS[(self.block, self.kind)]
     mask = lesion_mask(lesion, self.num_layers)
-    if not self.is_initializing():
-      proj_kernel = self.variables.get('params', {}).get('proj', {}).get('kernel')
-      expected = self.features if proj_kernel is None else proj_kernel.shape[-2]
-      if x.shape[-1] != expected:
-        raise ValueError(
-            f'HighwayStack: input feature size (last axis of x) is {x.shape[-1]}, but the '
-            f'parameters expect {expected}.')
     if x.shape[-1] != self.features:
-      if self.kind == 'conv':
-        proj = nn.Conv(self.features, (1, 1), kernel_init=self.kernel_init, dtype=self.dtype,
-                       param_dtype=self.param_dtype, precision=self.precision, name='proj')
-      else:
-        proj = nn.Dense(self.features, kernel_init=self.kernel_init, dtype=self.dtype,
-                        param_dtype=self.param_dtype, precision=self.precision, name='proj')
-      x = proj(x)
+      common = dict(kernel_init=self.kernel_init, dtype=self.dtype, param_dtype=self.param_dtype,
+                    precision=self.precision, name='proj')
+      x = (nn.Conv(self.features, (1, 1), **common) if self.kind == 'conv' else
+           nn.Dense(self.features, **common))(x)
 
     if self.remat:
       # Argument 3 (counting self) is `deterministic`, a Python bool.
       layer_cls = nn.remat(layer_cls, prevent_cse=False, static_argnums=(3,))
-    kwargs = dict(
-        features=self.features,
-        activation=self.activation,
-        transform_bias_init=self.transform_bias_init,
-        carry=self.carry,
-        carry_bias_init=self.carry_bias_init,
-        dim_match=None,
-        dropout_rate=self.dropout_rate,
-        kernel_init=self.kernel_init,
-        dtype=self.dtype,
-        param_dtype=self.param_dtype,
-        precision=self.precision,
-    )
+    kwargs = dict(features=self.features, activation=self.activation, dim_match=None,
+                  transform_bias_init=self.transform_bias_init, carry=self.carry,
+                  carry_bias_init=self.carry_bias_init, dropout_rate=self.dropout_rate,
+                  kernel_init=self.kernel_init, dtype=self.dtype, param_dtype=self.param_dtype,
+                  precision=self.precision)
     if self.kind == 'conv':
       kwargs['kernel_size'] = tuple(self.kernel_size)
     layer = layer_cls(name='layers', **kwargs)

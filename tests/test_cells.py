@@ -1,9 +1,4 @@
-"""Recurrent cells against step functions written here from the equations of REFERENCE.md.
-
-The reference steps read the documented fused parameter layout by explicit slicing (gate k of a fused
-axis of width G·n is columns k·n:(k+1)·n), so they also pin down that layout. They are written with
-jax.numpy so that gradients can be compared too; tests/test_recurrent.py reuses them.
-"""
+"""Recurrent cells against the reference steps of tests/reference.py (values and gradients)."""
 
 import jax
 import jax.numpy as jnp
@@ -13,68 +8,9 @@ from flax import linen as nn
 from jax.test_util import check_grads
 
 from highway_jax.cells import GRUCell, LSTMCell, RHNCell, SimpleRNNCell
+from reference import gate, randomize, ref_gru_step, ref_lstm_step, ref_rhn_step, ref_simple_step
 
 B, F, H = 3, 4, 5
-
-
-def sigmoid(z):
-  return 1.0 / (1.0 + jnp.exp(-z))
-
-
-def gate(a, k, n):
-  """Block k of a fused last axis whose blocks have width n."""
-  return a[..., k * n:(k + 1) * n]
-
-
-def ref_lstm_step(p, carry, x, peepholes=False):
-  c, h = carry
-  n = h.shape[-1]
-  W, U, b = p['input']['kernel'], p['recurrent']['kernel'], p['recurrent']['bias']
-  pre = lambda k: x @ gate(W, k, n) + h @ gate(U, k, n) + gate(b, k, n)
-  a_i, a_f, a_g, a_o = pre(0), pre(1), pre(2), pre(3)
-  if peepholes:
-    a_i = a_i + p['peephole']['i'] * c
-    a_f = a_f + p['peephole']['f'] * c
-  c_new = sigmoid(a_f) * c + sigmoid(a_i) * jnp.tanh(a_g)
-  if peepholes:
-    a_o = a_o + p['peephole']['o'] * c_new
-  h_new = sigmoid(a_o) * jnp.tanh(c_new)
-  return (c_new, h_new), h_new
-
-
-def ref_gru_step(p, h, x, reset_after=True):
-  n = h.shape[-1]
-  W, bi = p['input']['kernel'], p['input']['bias']
-  U, bh = p['recurrent']['kernel'], p['recurrent']['bias']
-  r = sigmoid(x @ gate(W, 0, n) + gate(bi, 0, n) + h @ gate(U, 0, n) + gate(bh, 0, n))
-  z = sigmoid(x @ gate(W, 1, n) + gate(bi, 1, n) + h @ gate(U, 1, n) + gate(bh, 1, n))
-  if reset_after:
-    cand = jnp.tanh(x @ gate(W, 2, n) + gate(bi, 2, n) + r * (h @ gate(U, 2, n) + gate(bh, 2, n)))
-  else:
-    cand = jnp.tanh(x @ gate(W, 2, n) + gate(bi, 2, n) + (r * h) @ gate(U, 2, n) + gate(bh, 2, n))
-  h_new = (1.0 - z) * cand + z * h
-  return h_new, h_new
-
-
-def ref_simple_step(p, h, x, activation=jnp.tanh):
-  h_new = activation(x @ p['input']['kernel'] + p['input']['bias'] + h @ p['recurrent']['kernel']
-                     + p['recurrent']['bias'])
-  return h_new, h_new
-
-
-def ref_rhn_step(p, s, x):
-  n = s.shape[-1]
-  W = p['input']['kernel']
-  L = p['layers']['H']['kernel'].shape[0]
-  for l in range(L):
-    a_h = s @ p['layers']['H']['kernel'][l] + p['layers']['H']['bias'][l]
-    a_t = s @ p['layers']['T']['kernel'][l] + p['layers']['T']['bias'][l]
-    if l == 0:  # the input enters only at the first micro-layer
-      a_h = a_h + x @ gate(W, 0, n)
-      a_t = a_t + x @ gate(W, 1, n)
-    t = sigmoid(a_t)
-    s = jnp.tanh(a_h) * t + s * (1.0 - t)
-  return s, s
 
 
 # name -> (cell factory(features), reference step(params, carry, x))
@@ -90,12 +26,6 @@ CELLS = {
                         lambda p, c, x: ref_simple_step(p, c, x, activation=jax.nn.relu)),
     'rhn': (lambda f: RHNCell(f, depth=3), ref_rhn_step),
 }
-
-
-def randomize(tree, seed, scale=0.5):
-  """Every leaf random (biases and peepholes too, so that no term can hide behind a zero)."""
-  rng = np.random.default_rng(seed)
-  return jax.tree.map(lambda l: jnp.asarray(scale * rng.normal(size=l.shape), jnp.float32), tree)
 
 
 def setup_cell(name, in_features=F, batch_shape=(B,), seed=0):

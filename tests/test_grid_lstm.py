@@ -7,126 +7,14 @@ import pytest
 from jax.test_util import check_grads
 
 from highway_jax.grid_lstm import GridLSTM1D, GridLSTM2D, GridLSTM3D, GridLSTMBlock
+from highway_jax.recurrent import LSTM
+from reference import as_float64, np_block, np_grid1d, np_grid2d, np_grid3d, np_lstm, randomize
 
 ATOL = 2e-5
 
 
 # ---------------------------------------------------------------------------------------------
 # NumPy references
-
-
-def _sigmoid(x):
-  return 1.0 / (1.0 + np.exp(-x))
-
-
-def _np(tree):
-  return jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), tree)
-
-
-def np_block(p, hidden, memory, *, lstm, priority=(), tied=False, activation=np.tanh,
-             output_form='standard'):
-  """(h'_i, m'_i) = LSTM_i(H, m_i); non-LSTM h'_i = α(V_i H + b_i); priority dims computed last."""
-  n = len(hidden)
-  F = hidden[0].shape[-1]
-
-  def transform(i, hs):
-    H = np.concatenate(hs, axis=-1)
-    if i in lstm:
-      w = p['lstm' if tied else f'dim_{i}']
-      z = H @ w['kernel'] + w['bias']
-      in_gate = _sigmoid(z[..., 0:F])
-      forget_gate = _sigmoid(z[..., F:2 * F])
-      candidate = np.tanh(z[..., 2 * F:3 * F])
-      out_gate = _sigmoid(z[..., 3 * F:4 * F])
-      m = forget_gate * memory[i] + in_gate * candidate
-      h = out_gate * np.tanh(m) if output_form == 'standard' else np.tanh(out_gate * m)
-      return h, m
-    w = p['non_lstm' if tied else f'dim_{i}']
-    return activation(H @ w['kernel'] + w['bias']), None
-
-  new_h, new_m = list(hidden), list(memory)
-  for i in range(n):
-    if i not in priority:
-      new_h[i], new_m[i] = transform(i, hidden)
-  done = [i for i in range(n) if i not in priority]
-  for q in priority:
-    reads = [new_h[j] if j in done else hidden[j] for j in range(n)]
-    new_h[q], new_m[q] = transform(q, reads)
-    done.append(q)
-  return new_h, new_m
-
-
-def _layer(block_params, d, tied):
-  return block_params if tied else jax.tree_util.tree_map(lambda a: a[d], block_params)
-
-
-def np_grid1d(params, x, *, depth, tied, lstm=(0,), **kw):
-  h = x @ params['proj']['kernel'] + params['proj']['bias']
-  m = np.zeros_like(h) if 0 in lstm else None
-  for d in range(depth):
-    (h,), (m,) = np_block(_layer(params['layers']['block'], d, tied), [h], [m], lstm=lstm, **kw)
-  return h
-
-
-def np_grid2d(params, x, lengths, *, depth, tied, lstm=(0, 1), **kw):
-  """Loops over layers, examples and valid time steps; padded outputs stay zero."""
-  B, T, _ = x.shape
-  F = params['proj']['kernel'].shape[1]
-  up_h = x @ params['proj']['kernel'] + params['proj']['bias']
-  up_m = np.zeros_like(up_h)
-  final_m = np.zeros((depth, B, F))
-  final_h = np.zeros((depth, B, F))
-  for d in range(depth):
-    p = _layer(params['layers']['block'], d, tied)
-    new_up_h, new_up_m = np.zeros_like(up_h), np.zeros_like(up_m)
-    for b in range(B):
-      h_t, m_t = np.zeros(F), np.zeros(F)
-      for t in range(lengths[b]):
-        memory = [m_t if 0 in lstm else None, up_m[b, t] if 1 in lstm else None]
-        (h_t, h_d), (m_t, m_d) = np_block(p, [h_t, up_h[b, t]], memory, lstm=lstm, **kw)
-        new_up_h[b, t] = h_d
-        if 1 in lstm:
-          new_up_m[b, t] = m_d
-      final_h[d, b] = h_t
-      if 0 in lstm:
-        final_m[d, b] = m_t
-    up_h, up_m = new_up_h, new_up_m
-  return up_h, (final_m, final_h)
-
-
-def np_grid3d(params, x, *, depth, tied, lstm=(0, 1, 2), **kw):
-  """Loops over layers, rows and columns; (r, c) reads rows-vectors from (r-1, c), columns from (r, c-1)."""
-  B, R, C, _ = x.shape
-  F = params['proj']['kernel'].shape[1]
-  up_h = x @ params['proj']['kernel'] + params['proj']['bias']
-  up_m = np.zeros_like(up_h)
-  zero = np.zeros((B, F))
-  for d in range(depth):
-    p = _layer(params['layers']['block'], d, tied)
-    row_out, col_out = {}, {}
-    new_h, new_m = np.zeros_like(up_h), np.zeros_like(up_m)
-    for r in range(R):
-      for c in range(C):
-        h_row, m_row = row_out.get((r - 1, c), (zero, zero))
-        h_col, m_col = col_out.get((r, c - 1), (zero, zero))
-        hidden = [h_row, h_col, up_h[:, r, c]]
-        memory = [m if i in lstm else None for i, m in enumerate([m_row, m_col, up_m[:, r, c]])]
-        hs, ms = np_block(p, hidden, memory, lstm=lstm, **kw)
-        row_out[(r, c)] = (hs[0], ms[0] if 0 in lstm else zero)
-        col_out[(r, c)] = (hs[1], ms[1] if 1 in lstm else zero)
-        new_h[:, r, c] = hs[2]
-        if 2 in lstm:
-          new_m[:, r, c] = ms[2]
-    up_h, up_m = new_h, new_m
-  return up_h
-
-
-def randomize(variables, seed, scale=0.5):
-  """Random values for every parameter (biases too), so that no term is hidden by a zero init."""
-  leaves, treedef = jax.tree_util.tree_flatten(variables)
-  keys = jax.random.split(jax.random.key(seed), len(leaves))
-  return jax.tree_util.tree_unflatten(
-      treedef, [scale * jax.random.normal(k, a.shape, a.dtype) for k, a in zip(keys, leaves)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +47,7 @@ def test_block_matches_numpy_reference(num_dims, lstm_dims, priority_dims, tied,
                  for i in range(num_dims))
   variables = randomize(block.init(jax.random.key(0), hidden, memory), seed=1)
   new_h, new_m = block.apply(variables, hidden, memory)
-  ref_h, ref_m = np_block(_np(variables['params']), _np(list(hidden)), _np(list(memory)),
+  ref_h, ref_m = np_block(as_float64(variables['params']), as_float64(list(hidden)), as_float64(list(memory)),
                           lstm=lstm, priority=priority_dims, tied=tied, output_form=output_form)
   for i in range(num_dims):
     np.testing.assert_allclose(new_h[i], ref_h[i], atol=ATOL)
@@ -217,7 +105,7 @@ def test_grid1d_matches_reference(tied):
   model = GridLSTM1D(features=F, depth=depth, tied=tied, output_form='paper')
   x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 5)), jnp.float32)
   variables = randomize(model.init(jax.random.key(0), x), seed=3)
-  ref = np_grid1d(_np(variables['params']), np.asarray(x, np.float64), depth=depth, tied=tied,
+  ref = np_grid1d(as_float64(variables['params']), np.asarray(x, np.float64), depth=depth, tied=tied,
                   output_form='paper')
   np.testing.assert_allclose(model.apply(variables, x), ref, atol=ATOL)
 
@@ -237,7 +125,7 @@ def test_grid2d_matches_reference(tied, lstm_dims, priority_dims):
   lengths = np.array([4, 2, 0])
   variables = randomize(model.init(jax.random.key(0), x), seed=4)
   outputs, (memory, hidden) = model.apply(variables, x, seq_lengths=jnp.asarray(lengths))
-  ref_out, (ref_m, ref_h) = np_grid2d(_np(variables['params']), np.asarray(x, np.float64),
+  ref_out, (ref_m, ref_h) = np_grid2d(as_float64(variables['params']), np.asarray(x, np.float64),
                                       lengths, depth=depth, tied=tied, lstm=lstm,
                                       priority=priority_dims)
   np.testing.assert_allclose(outputs, ref_out, atol=ATOL)
@@ -263,6 +151,28 @@ def test_grid2d_masking_contract():
     assert np.all(np.asarray(outputs[b, n:]) == 0.0)
     np.testing.assert_allclose(hidden[:, b], alone_h[:, 0], atol=1e-6)
     np.testing.assert_allclose(memory[:, b], alone_m[:, 0], atol=1e-6)
+
+
+def test_grid2d_padding_is_inert_and_traced_lengths_are_clamped():
+  """NaN or Inf at padded steps changes neither outputs nor parameter gradients; under jit, lengths
+  out of [0, T] are clamped (documented) instead of checked."""
+  model = GridLSTM2D(features=3, depth=2, priority_dims=(1,))
+  x = jnp.asarray(np.random.default_rng(8).normal(size=(3, 5, 2)), jnp.float32)
+  lengths = jnp.array([5, 3, 0])
+  padded = np.arange(5)[None, :, None] >= np.asarray(lengths)[:, None, None]
+  params = randomize(model.init(jax.random.key(0), x), seed=10)['params']
+
+  def loss(p, x, lengths):
+    outputs, (memory, hidden) = model.apply({'params': p}, x, seq_lengths=lengths)
+    return jnp.sum(jnp.sin(outputs)) + jnp.sum(memory * hidden), outputs
+
+  run = jax.jit(jax.grad(loss, has_aux=True))
+  ref = run(params, x, lengths)
+  assert all(np.all(np.isfinite(l)) for l in jax.tree.leaves(ref))
+  close = lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6)
+  for bad in (jnp.nan, jnp.inf):
+    jax.tree.map(close, run(params, jnp.where(padded, bad, x), lengths), ref)
+  jax.tree.map(close, run(params, x, jnp.array([9, 3, -4])), ref)
 
 
 def test_grid2d_initial_carry_continues_a_sequence():
@@ -301,7 +211,7 @@ def test_grid3d_matches_loop_reference(tied, lstm_dims, priority_dims, output_fo
   variables = randomize(model.init(jax.random.key(0), x), seed=7)
   outputs = model.apply(variables, x)
   assert outputs.shape == (B, R, C, F)
-  ref = np_grid3d(_np(variables['params']), np.asarray(x, np.float64), depth=depth, tied=tied,
+  ref = np_grid3d(as_float64(variables['params']), np.asarray(x, np.float64), depth=depth, tied=tied,
                   lstm=lstm, priority=priority_dims, output_form=output_form)
   np.testing.assert_allclose(outputs, ref, atol=ATOL)
 
@@ -380,23 +290,6 @@ def _reduced_grid(features):
                     activation=lambda z: z)
 
 
-def np_lstm(x, lengths, input_kernel, recurrent_kernel, bias):
-  B, T, _ = x.shape
-  F = recurrent_kernel.shape[0]
-  out = np.zeros((B, T, F))
-  c_final, h_final = np.zeros((B, F)), np.zeros((B, F))
-  for b in range(B):
-    c, h = np.zeros(F), np.zeros(F)
-    for t in range(lengths[b]):
-      z = x[b, t] @ input_kernel + h @ recurrent_kernel + bias
-      i, f, g, o = _sigmoid(z[:F]), _sigmoid(z[F:2 * F]), np.tanh(z[2 * F:3 * F]), _sigmoid(z[3 * F:])
-      c = f * c + i * g
-      h = o * np.tanh(c)
-      out[b, t] = h
-    c_final[b], h_final[b] = c, h
-  return out, (c_final, h_final)
-
-
 def test_grid2d_depth1_identity_depth_is_plain_lstm_reference():
   F, d_in, B, T = 4, 3, 2, 5
   rng = np.random.default_rng(6)
@@ -421,12 +314,11 @@ def _leaf_by_suffix(params, suffix):
 
 
 def test_grid2d_depth1_identity_depth_is_recurrent_lstm():
-  from highway_jax import recurrent  # pylint: disable=g-import-not-at-top
   F, d_in, B, T = 4, 3, 2, 5
   rng = np.random.default_rng(7)
   x = jnp.asarray(rng.normal(size=(B, T, d_in)), jnp.float32)
   lengths = jnp.array([5, 2])
-  lstm = recurrent.LSTM(features=F)
+  lstm = LSTM(features=F)
   lstm_vars = randomize(lstm.init(jax.random.key(0), x), seed=9)
   W = _leaf_by_suffix(lstm_vars, 'input/kernel')
   U = _leaf_by_suffix(lstm_vars, 'recurrent/kernel')
@@ -486,7 +378,7 @@ def test_bad_call_arguments():
   x = jnp.ones((2, 4, 3))
   with pytest.raises(ValueError, match=r'seq_lengths must have shape \(batch,\) = \(2,\), got \(3,\)'):
     model.init(jax.random.key(0), x, seq_lengths=jnp.array([1, 2, 3]))
-  with pytest.raises(ValueError, match=r'seq_lengths must lie in \[0, 4\].*max 5'):
+  with pytest.raises(ValueError, match=r'seq_lengths must lie in \[0, time\] = \[0, 4\], got .* 1 to 5'):
     model.init(jax.random.key(0), x, seq_lengths=jnp.array([1, 5]))
   with pytest.raises(ValueError, match=r'inputs must have shape \(batch, time, features_in\)'):
     model.init(jax.random.key(0), jnp.ones((2, 3)))

@@ -9,48 +9,11 @@ from jax.test_util import check_grads
 
 from highway_jax.highway import (Highway, HighwayConv, Plain, PlainConv, Residual,
                                  ResidualConv)
-
-
-def sigmoid(z):
-  return 1.0 / (1.0 + np.exp(-z))
-
-
-def relu(z):
-  return np.maximum(z, 0.0)
-
-
-def dense(p, x):
-  return np.asarray(x) @ np.asarray(p['kernel']) + np.asarray(p['bias'])
-
-
-def conv_same(p, x, stride=1):
-  """NHWC 'SAME' convolution written as explicit loops (cross-correlation, like lax.conv)."""
-  k = np.asarray(p['kernel'])
-  kh, kw, _, cout = k.shape
-  x = np.asarray(x)
-  n, h, w, _ = x.shape
-  out_h, out_w = -(-h // stride), -(-w // stride)
-  pad_h = max((out_h - 1) * stride + kh - h, 0)
-  pad_w = max((out_w - 1) * stride + kw - w, 0)
-  xp = np.pad(x, [(0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)])
-  out = np.zeros((n, out_h, out_w, cout))
-  for i in range(out_h):
-    for j in range(out_w):
-      patch = xp[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
-      out[:, i, j, :] = np.einsum('nhwc,hwco->no', patch, k)
-  return out + np.asarray(p['bias'])
+from reference import conv_same, dense, np_sigmoid, randomize, relu
 
 
 def init(layer, x, seed=0):
   return layer.init(jax.random.key(seed), x)['params']
-
-
-def randomize(params, seed=1, scale=0.5):
-  """Replaces every parameter (biases included) with random values, so no term is hidden by zeros."""
-  leaves, treedef = jax.tree.flatten(params)
-  keys = jax.random.split(jax.random.key(seed), len(leaves))
-  return jax.tree.unflatten(
-      treedef, [scale * jax.random.normal(k, l.shape, l.dtype) for k, l in zip(keys, leaves)])
 
 
 X = np.random.RandomState(0).normal(size=(3, 5)).astype(np.float32)
@@ -63,7 +26,7 @@ class TestDenseHighway:
     p = randomize(init(layer, X))
     y, state = layer.apply({'params': p}, X, mutable=['intermediates'])
     h = relu(dense(p['H'], X))
-    t = sigmoid(dense(p['T'], X))
+    t = np_sigmoid(dense(p['T'], X))
     np.testing.assert_allclose(y, h * t + X * (1 - t), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(state['intermediates']['transform_gate'][0], t, rtol=1e-5, atol=1e-6)
 
@@ -73,7 +36,7 @@ class TestDenseHighway:
     assert set(p) == {'H', 'T', 'C'}
     y, state = layer.apply({'params': p}, X, mutable=['intermediates'])
     h = np.tanh(dense(p['H'], X))
-    t, c = sigmoid(dense(p['T'], X)), sigmoid(dense(p['C'], X))
+    t, c = np_sigmoid(dense(p['T'], X)), np_sigmoid(dense(p['C'], X))
     np.testing.assert_allclose(y, h * t + X * c, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(state['intermediates']['carry_gate'][0], c, rtol=1e-5, atol=1e-6)
 
@@ -101,27 +64,35 @@ class TestDenseHighway:
     layer = Highway(carry=carry)
     p = randomize(init(layer, X))
     apply = jax.jit(lambda les: layer.apply({'params': p}, X, lesion=les))
-    expected = X if carry == 'coupled' else X * sigmoid(dense(p['C'], X))
+    expected = X if carry == 'coupled' else X * np_sigmoid(dense(p['C'], X))
     np.testing.assert_allclose(apply(jnp.array(True)), expected, rtol=1e-5, atol=1e-6)
-    h, t = relu(dense(p['H'], X)), sigmoid(dense(p['T'], X))
-    c = 1 - t if carry == 'coupled' else sigmoid(dense(p['C'], X))
+    h, t = relu(dense(p['H'], X)), np_sigmoid(dense(p['T'], X))
+    c = 1 - t if carry == 'coupled' else np_sigmoid(dense(p['C'], X))
     np.testing.assert_allclose(apply(jnp.array(False)), h * t + X * c, rtol=1e-5, atol=1e-6)
 
   def test_backward_pass_matches_paper(self):
-    # dH = T·dy, dT = (H − x)·dy, dx (carry path) = (1 − T)·dy.
-    x, h, t_logit = (jnp.asarray(np.random.RandomState(i).normal(size=(4,)), jnp.float32)
-                     for i in range(3))
+    """jax.vjp of Highway.apply against the paper's backward equations, written out in NumPy.
 
-    def combine(x, h, t):
-      return x + t * (h - x)
+    With y = H·T + x·(1 − T), H = tanh(x W_H + b_H), T = σ(x W_T + b_T):
+    ∂y/∂H = T, ∂y/∂T = H − x, and the carry path passes (1 − T)·dy straight to x.
+    """
+    layer = Highway(activation=nn.tanh)
+    p = randomize(init(layer, X), seed=2)
+    dy = np.random.RandomState(3).normal(size=X.shape)
+    _, vjp = jax.vjp(lambda p, x: layer.apply({'params': p}, x), p, jnp.asarray(X))
+    dp, dx = vjp(jnp.asarray(dy, jnp.float32))
 
-    t = jax.nn.sigmoid(t_logit)
-    dy = jnp.arange(1.0, 5.0)
-    _, vjp = jax.vjp(combine, x, h, t)
-    dx, dh, dt = vjp(dy)
-    np.testing.assert_allclose(dh, t * dy, rtol=1e-6)
-    np.testing.assert_allclose(dt, (h - x) * dy, rtol=1e-6)
-    np.testing.assert_allclose(dx, (1 - t) * dy, rtol=1e-6)
+    x = X.astype(np.float64)
+    h, t = np.tanh(dense(p['H'], x)), np_sigmoid(dense(p['T'], x))
+    da_h = dy * t * (1 - h ** 2)              # dH = T·dy, through tanh
+    da_t = dy * (h - x) * t * (1 - t)         # dT = (H − x)·dy, through σ
+    expected = {
+        'H': {'kernel': x.T @ da_h, 'bias': da_h.sum(0)},
+        'T': {'kernel': x.T @ da_t, 'bias': da_t.sum(0)},
+    }
+    expected_dx = dy * (1 - t) + da_h @ np.asarray(p['H']['kernel']).T + da_t @ np.asarray(p['T']['kernel']).T
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), dp, expected)
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-4, atol=1e-5)
 
   def test_gradients(self):
     layer = Highway(activation=nn.tanh, carry='independent')
@@ -133,7 +104,7 @@ class TestDenseHighway:
     layer = Highway(features=7)
     p = randomize(init(layer, X))
     y = layer.apply({'params': p}, X)
-    h, t = relu(dense(p['H'], X)), sigmoid(dense(p['T'], X))
+    h, t = relu(dense(p['H'], X)), np_sigmoid(dense(p['T'], X))
     np.testing.assert_allclose(y, h * t + dense(p['proj'], X) * (1 - t), rtol=1e-5, atol=1e-6)
 
   def test_pad_widens_with_zeros(self):
@@ -141,7 +112,7 @@ class TestDenseHighway:
     p = randomize(init(layer, X))
     assert 'proj' not in p
     y = layer.apply({'params': p}, X)
-    h, t = relu(dense(p['H'], X)), sigmoid(dense(p['T'], X))
+    h, t = relu(dense(p['H'], X)), np_sigmoid(dense(p['T'], X))
     padded = np.concatenate([X, np.zeros((3, 2))], axis=1)
     np.testing.assert_allclose(y, h * t + padded * (1 - t), rtol=1e-5, atol=1e-6)
 
@@ -171,14 +142,14 @@ class TestConvHighway:
     p = randomize(init(layer, self.XI))
     assert p['H']['kernel'].shape == (3, 3, 3, 3) and p['T']['kernel'].shape == (3, 3, 3, 3)
     y = layer.apply({'params': p}, self.XI)
-    h, t = relu(conv_same(p['H'], self.XI)), sigmoid(conv_same(p['T'], self.XI))
+    h, t = relu(conv_same(p['H'], self.XI)), np_sigmoid(conv_same(p['T'], self.XI))
     np.testing.assert_allclose(y, h * t + self.XI * (1 - t), rtol=1e-4, atol=1e-5)
 
   def test_subsample_matches_strided_carry(self):
     layer = HighwayConv(features=4, strides=2, dim_match='subsample')
     p = randomize(init(layer, self.XI))
     y = layer.apply({'params': p}, self.XI)
-    h, t = relu(conv_same(p['H'], self.XI, 2)), sigmoid(conv_same(p['T'], self.XI, 2))
+    h, t = relu(conv_same(p['H'], self.XI, 2)), np_sigmoid(conv_same(p['T'], self.XI, 2))
     carried = np.pad(self.XI[:, ::2, ::2, :], [(0, 0)] * 3 + [(0, 1)])
     assert y.shape == (2, 3, 3, 4)
     np.testing.assert_allclose(y, h * t + carried * (1 - t), rtol=1e-4, atol=1e-5)
@@ -188,7 +159,7 @@ class TestConvHighway:
     p = randomize(init(layer, self.XI))
     assert p['proj']['kernel'].shape == (1, 1, 3, 4)
     y = layer.apply({'params': p}, self.XI)
-    h, t = relu(conv_same(p['H'], self.XI, 2)), sigmoid(conv_same(p['T'], self.XI, 2))
+    h, t = relu(conv_same(p['H'], self.XI, 2)), np_sigmoid(conv_same(p['T'], self.XI, 2))
     carried = conv_same(p['proj'], self.XI, 2)
     np.testing.assert_allclose(y, h * t + carried * (1 - t), rtol=1e-4, atol=1e-5)
 
@@ -205,9 +176,9 @@ class TestConvHighway:
 class TestErrors:
 
   @pytest.mark.parametrize('kwargs, match', [
-      (dict(carry='both'), r"carry must be one of \['coupled', 'independent'\], got 'both'"),
-      (dict(dim_match='crop'), r"dim_match must be one of .*got 'crop'"),
-      (dict(dim_match='subsample'), r"dim_match must be one of \['project', 'pad', None\]"),
+      (dict(carry='both'), r"carry='both' is not one of 'coupled', 'independent'"),
+      (dict(dim_match='crop'), r"dim_match='crop' is not one of"),
+      (dict(dim_match='subsample'), r"dim_match='subsample' is not one of 'project', 'pad', None"),
       (dict(features=3, dim_match='pad'), r'input width 5 is wider than features 3'),
       (dict(features=3, dim_match=None), r'input width 5 != features 3'),
   ])

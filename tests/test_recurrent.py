@@ -1,4 +1,4 @@
-"""Sequence layers against a per-sequence loop of the reference cell steps of test_cells.py.
+"""Sequence layers against a per-sequence loop of the reference cell steps of tests/reference.py.
 
 The reference runs each sequence of the batch alone on its valid part (``x[b, :len_b]``), the backward
 direction on the reversed valid part, and stacks layers with explicitly sliced parameters, so masking,
@@ -14,10 +14,10 @@ import pytest
 from flax import linen as nn
 from jax.test_util import check_grads
 
-from highway_jax.cells import GRUCell, LSTMCell, SimpleRNNCell
-from highway_jax.recurrent import GRU, LSTM, RHN, SimpleRNN
-from test_cells import (randomize, ref_gru_step, ref_lstm_step, ref_rhn_step, ref_simple_step,
-                        sigmoid)
+from highway_jax.cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell
+from highway_jax.recurrent import GRU, LSTM, RHN, Recurrent, SimpleRNN
+from reference import (randomize, ref_gru_step, ref_lstm_step, ref_rhn_step, ref_simple_step,
+                       ref_toy_step, sigmoid)
 
 B, T, F, H = 3, 5, 4, 3
 LENGTHS = np.array([5, 2, 4])
@@ -84,8 +84,25 @@ def ref_sequence_layer(step, params, x, lengths, *, num_layers, bidirectional, h
   return jnp.stack(outputs), (finals[0] if num_layers == 1 else tuple(finals))
 
 
+class ToyCell(RecurrentCell):
+  """A new cell through the protocol, three methods: h' = tanh(W x + U h + b)."""
+
+  def make_params(self, in_features):
+    return {'W': self.param('W', self.kernel_init, (in_features, self.features), self.param_dtype),
+            'U': self.param('U', self.recurrent_kernel_init, (self.features,) * 2, self.param_dtype),
+            'b': self.param('b', self.bias_init, (self.features,), self.param_dtype)}
+
+  def project_input(self, weights, x):
+    return x @ weights['W'] + weights['b']
+
+  def step(self, weights, h, projected):
+    h = jnp.tanh(projected + h @ weights['U'])
+    return h, h
+
+
 # name -> (layer factory(**kwargs), reference step); LSTM carries are (c, h)
 KINDS = {
+    'toy': (lambda **kw: Recurrent(H, cell=ToyCell, **kw), ref_toy_step),
     'lstm': (lambda **kw: LSTM(H, **kw), ref_lstm_step),
     'lstm_peepholes': (lambda **kw: LSTM(H, peepholes=True, **kw),
                        lambda p, c, x: ref_lstm_step(p, c, x, peepholes=True)),
@@ -126,6 +143,8 @@ CONFIGS = [
     ('rhn', 2, False, False, True, True),
     ('lstm', 2, True, True, True, False),
     ('gru_reset_after', 2, False, True, True, True),
+    # A cell added through the protocol gets stacking, both directions, masking and highway.
+    ('toy', 2, True, True, True, True),
 ]
 
 
@@ -355,3 +374,55 @@ def test_bad_inputs_raise_value_errors():
     LSTM(H, dropout_rate=1.0).init(jax.random.key(0), x)
   with pytest.raises(ValueError, match=r'depth must be >= 1, got 0'):
     RHN(H, depth=0).init(jax.random.key(0), x)
+
+
+def test_toy_cell_runs_in_flax_rnn_and_recurrent_takes_any_cell():
+  """The protocol also gives a new cell __call__/initialize_carry (nn.RNN), and Recurrent(cell=LSTMCell)
+  is LSTM with the same parameters."""
+  x = make_inputs(seed=11)
+  cell = ToyCell(H)
+  params = randomize(jax.eval_shape(lambda: nn.RNN(cell).init(jax.random.key(0), x))['params'], 2)
+  ys = nn.RNN(cell).apply({'params': params}, x)
+  ref_ys, _ = ref_direction(ref_toy_step, params["cell"], x[0], jnp.zeros((1, H)))
+  assert_close(ys[0], ref_ys)
+  generic = Recurrent(H, 2, cell=LSTMCell, cell_options={'peepholes': True})
+  lstm = LSTM(H, 2, peepholes=True)
+  p = random_params(lstm, x, 3)
+  assert jax.tree.map(jnp.shape, random_params(generic, x, 3)) == jax.tree.map(jnp.shape, p)
+  tree_close(generic.apply({'params': p}, x), lstm.apply({'params': p}, x))
+
+
+@pytest.mark.parametrize('kind', ['lstm', 'gru_reset_after', 'simple_rnn', 'rhn', 'toy'])
+def test_padding_is_inert(kind):
+  """NaN or Inf at padded steps changes neither outputs, final carries nor parameter gradients, uni- and
+  bidirectional, with highway connections."""
+  factory, _ = KINDS[kind]
+  layers = [factory(), factory(num_layers=2, bidirectional=True, highway=True)]
+  clean = make_inputs(seed=12)
+  padded = np.arange(T)[None, :, None] >= LENGTHS[:, None, None]
+  lengths = jnp.asarray(LENGTHS)
+
+  def loss(layer):
+    def f(p, x):
+      y, c = layer.apply({'params': p}, x, seq_lengths=lengths)
+      return jnp.sum(jnp.sin(y)) + sum(jnp.sum(l) for l in jax.tree.leaves(c)), (y, c)
+    return jax.grad(f, has_aux=True)
+
+  @jax.jit
+  def run(params):
+    return [[loss(layer)(p, jnp.where(padded, bad, clean)) for bad in (clean, jnp.nan, jnp.inf)]
+            for layer, p in zip(layers, params)]
+
+  for (ref, *dirty) in run([random_params(layer, clean, 4) for layer in layers]):
+    assert all(np.all(np.isfinite(l)) for l in jax.tree.leaves(ref))
+    for result in dirty:
+      tree_close(result, ref)
+
+
+def test_out_of_range_lengths_under_jit_are_clamped():
+  """Traced lengths cannot be range-checked: above time acts as time, negative as 0 (documented)."""
+  layer = GRU(H, bidirectional=True)
+  x = make_inputs(seed=13)
+  params = random_params(layer, x, 5)
+  apply = jax.jit(lambda lengths: layer.apply({'params': params}, x, seq_lengths=lengths))
+  tree_close(apply(jnp.array([9, -2, 4])), apply(jnp.array([T, 0, 4])))

@@ -8,16 +8,10 @@ from flax import linen as nn
 
 from highway_jax.highway import Highway, HighwayConv, Plain
 from highway_jax.stack import HighwayStack, default_unroll
+from reference import randomize
 
 L, D = 4, 6
 X = np.random.RandomState(0).normal(size=(3, 9)).astype(np.float32)
-
-
-def randomize(params, seed=1, scale=0.5):
-  leaves, treedef = jax.tree.flatten(params)
-  keys = jax.random.split(jax.random.key(seed), len(leaves))
-  return jax.tree.unflatten(
-      treedef, [scale * jax.random.normal(k, l.shape, l.dtype) for k, l in zip(keys, leaves)])
 
 
 def layer_by_layer(layer, params, x, lesioned=()):
@@ -152,8 +146,8 @@ def test_conv_stack_equals_layer_by_layer():
 
 @pytest.mark.parametrize('kwargs, call, match', [
     (dict(num_layers=0), {}, r'num_layers must be an integer >= 1, got 0'),
-    (dict(block='gated'), {}, r"block must be one of \['highway', 'plain', 'residual'\], got 'gated'"),
-    (dict(kind='recurrent'), {}, r"kind must be one of \['dense', 'conv'\], got 'recurrent'"),
+    (dict(block='gated'), {}, r"block='gated' is not one of 'highway', 'plain', 'residual'"),
+    (dict(kind='recurrent'), {}, r"kind='recurrent' is not one of 'dense', 'conv'"),
     ({}, dict(lesion=jnp.zeros(3, bool)), r'lesion mask must have shape \(4,\).*got \(3,\)'),
     ({}, dict(lesion=7), r'lesion index must be in \[0, 4\), got 7'),
     ({}, dict(lesion=1.5), r'lesion must be None, a layer index or a boolean mask'),
