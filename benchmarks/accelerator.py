@@ -13,17 +13,24 @@ a. ``numerics``: ``hj.LSTM``, ``hj.GRU``, ``hj.RHN`` (2 layers), ``hj.GridLSTM2D
    dense and conv, with every parameter randomised (biases too): output and gradients (w.r.t. every
    parameter and the input) of ``sum(output · R)`` for a fixed random ``R``, on the accelerator
    (``jax.devices()[0]``) against the same function in float32 on ``jax.devices('cpu')[0]``.
-   Error of a leaf: ``max|a − ref| / max|ref|`` (relative to the leaf's scale); reported per layer as
-   the worst output leaf and the worst gradient leaf, with the absolute error. Variants and tolerances:
+   Relative error of a leaf: ``‖a − ref‖₂ / ‖ref‖₂``; reported per layer for the worst output leaf
+   and the worst gradient leaf, with the largest absolute error. Variants and tolerances (output /
+   gradients):
 
-   ===========================  =======================================================  ======
-   variant                      computed as                                              rel tol
-   ===========================  =======================================================  ======
-   ``float32``                  float32, ``jax.default_matmul_precision('highest')``     1e-4
-   ``float32 default precision``  float32 with the backend's default matmul precision    2e-2
-                                (TF32 on recent NVIDIA GPUs, one bfloat16 pass on TPU)
-   ``bfloat16``                 the layer's ``dtype='bfloat16'`` (parameters float32)    5e-2
-   ===========================  =======================================================  ======
+   =============================  ===================================================  ===========
+   variant                        computed as                                          tolerance
+   =============================  ===================================================  ===========
+   ``float32``                    float32, ``jax.default_matmul_precision('highest')``  1e-4 / 1e-4
+   ``float32 default precision``  float32 at the backend's default matmul precision     2e-2 / 1e-1
+                                  (TF32 on recent NVIDIA GPUs, a bfloat16 pass on TPU;
+                                  on a CPU the same program as ``float32``: omitted)
+   ``bfloat16``                   the layer's ``dtype='bfloat16'`` (parameters float32)  2e-2 / 1e-1
+   =============================  ===================================================  ===========
+
+   Gradients get the looser tolerance: leaves such as biases sum many cancelling terms, so the
+   rounding of bfloat16 activations shows more in them (on a CPU, at these shapes, up to 4.5e-2 for
+   the conv stack's gradients and 2.4e-2 for GridLSTM2D's; outputs up to 6e-3). A wrong kernel
+   gives errors of order 1.
 
 b. ``recurrent``: one training step (forward + backward + Adam, loss = mean square of the last
    hidden state) at batch 64, sequence 100, input 128, hidden 256: ``hj.LSTM`` / ``hj.GRU`` against
@@ -67,11 +74,11 @@ from highway_jax import models
 
 DEFAULT_BUDGET_S = 480.0
 PART_SHARES = {'numerics': 0.2, 'recurrent': 0.2, 'depth': 0.35, 'cifar': 0.25}
-# variant -> (layer dtype, matmul precision context, relative tolerance)
+# variant -> (layer dtype, matmul precision context, output tolerance, gradient tolerance)
 VARIANTS = {
-    'float32': (None, 'highest', 1e-4),
-    'float32 default precision': (None, None, 2e-2),
-    'bfloat16': ('bfloat16', None, 5e-2),
+    'float32': (None, 'highest', 1e-4, 1e-4),
+    'float32 default precision': (None, None, 2e-2, 1e-1),
+    'bfloat16': ('bfloat16', None, 2e-2, 1e-1),
 }
 RECURRENT_SHAPE = dict(batch=64, time=100, input=128, hidden=256)
 TINY_RECURRENT_SHAPE = dict(batch=4, time=6, input=5, hidden=8)
@@ -159,12 +166,11 @@ def run_on(fn, params, x, device, precision: str | None):
 
 
 def worst_error(got, ref) -> tuple[float, float]:
-  """``(max abs error, max relative error)`` over the leaves; relative to each leaf's max |ref|."""
+  """``(largest absolute error, worst relative L2 error ‖a − ref‖ / ‖ref‖)`` over the leaves."""
   abs_err = rel_err = 0.0
   for a, r in zip(jax.tree.leaves(got), jax.tree.leaves(ref)):
-    err = float(np.max(np.abs(a - r)))
-    abs_err = max(abs_err, err)
-    rel_err = max(rel_err, err / max(float(np.max(np.abs(r))), 1e-30))
+    abs_err = max(abs_err, float(np.max(np.abs(a - r))))
+    rel_err = max(rel_err, float(np.linalg.norm(a - r) / max(np.linalg.norm(r), 1e-30)))
   return abs_err, rel_err
 
 
@@ -179,14 +185,14 @@ def part_numerics(tiny: bool, budget: Budget) -> dict:
     rng = np.random.default_rng(index)
     x = rng.standard_normal(shape).astype(np.float32)
     reference_module = build(None)
-    params = common.random_params(lambda k, x: reference_module.init(k, x)['params'], x,
+    params = common.random_params(lambda k, x, m=reference_module: m.init(k, x)['params'], x,
                                   seed=index)
-    out_shape = jax.eval_shape(lambda p, x: first_output(reference_module.apply({'params': p}, x)),
-                               params, x).shape
+    out_shape = jax.eval_shape(
+        lambda p, x, m=reference_module: first_output(m.apply({'params': p}, x)), params, x).shape
     proj = rng.standard_normal(out_shape).astype(np.float32)
     fns = {None: outputs_and_grads(reference_module, proj)}
     ref = run_on(fns[None], params, x, cpu, 'highest')
-    for variant, (dtype, precision, tol) in VARIANTS.items():
+    for variant, (dtype, precision, out_tol, grad_tol) in VARIANTS.items():
       if precision is None and dtype is None and accelerator.platform == 'cpu':
         continue  # the same program as 'float32' on a CPU
       if dtype not in fns:
@@ -196,8 +202,8 @@ def part_numerics(tiny: bool, budget: Budget) -> dict:
       grad_abs, grad_rel = worst_error(got[1:], ref[1:])
       rows.append({'name': f'{name} {variant}', 'layer': name, 'variant': variant,
                    'status': 'ok', 'out_abs': out_abs, 'out_rel': out_rel, 'grad_abs': grad_abs,
-                   'grad_rel': grad_rel, 'tolerance': tol,
-                   'passed': max(out_rel, grad_rel) <= tol})
+                   'grad_rel': grad_rel, 'out_tol': out_tol, 'grad_tol': grad_tol,
+                   'passed': out_rel <= out_tol and grad_rel <= grad_tol})
     estimate = time.perf_counter() - start
   return {'reference_device': str(cpu), 'device': str(accelerator), 'rows': rows,
           'all_passed': all(r['passed'] for r in rows if r['status'] == 'ok')}
@@ -432,8 +438,8 @@ def markdown(payload: dict) -> str:
       continue
     if name == 'numerics':
       lines.append(common.format_table(part['rows'], ['layer', 'variant', 'status', 'out_rel',
-                                                      'grad_rel', 'out_abs', 'grad_abs',
-                                                      'tolerance', 'passed'], floatfmt='.2e'))
+                                                      'out_tol', 'grad_rel', 'grad_tol', 'out_abs',
+                                                      'grad_abs', 'passed'], floatfmt='.2e'))
     elif name == 'recurrent':
       lines.append(common.format_table(part['rows'], ['name', 'status', 'implementation',
                                                       'median_ms', 'iqr_ms', 'compile_s'],

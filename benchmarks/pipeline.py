@@ -76,7 +76,7 @@ CASES = {
 TARGET = 0.10
 MOCK_EXAMPLES = 10_000
 # Alternative reader settings of the sweep: (reader threads, prefetch buffer in batches).
-SWEEP_READ_OPTIONS = ((0, 0), (1, 16), (2, 16), (8, 16), (4, 2), (4, 64))
+SWEEP_READ_OPTIONS = ((0, 0), (1, 16), (2, 16), (8, 16), (4, 4), (4, 64))
 
 
 @dataclasses.dataclass

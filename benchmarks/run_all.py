@@ -26,8 +26,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmarks import (breakdown, common, conv_unroll, depth, levers, peak, pipeline, recurrent,
-                        throughput)
+from benchmarks import breakdown, common, conv_unroll, depth, levers, peak, pipeline, recurrent, throughput
 
 # --tiny: one or two candidates per benchmark, so that the whole run takes seconds.
 TINY_ARGS = {
