@@ -37,7 +37,8 @@ b. ``recurrent``: one training step (forward + backward + Adam, loss = mean squa
    ``torch.nn.LSTM`` / ``GRU`` (cuDNN on CUDA; only if torch is importable) and
    ``jax.experimental.rnn.lstm`` (cuDNN from JAX; only where it runs). Timed interleaved
    (``common.compare``), every step waited for (JAX: the full new state; torch: a device sync);
-   ratios are medians of per-round paired ratios.
+   ratios are medians of per-round paired ratios. Each framework runs at its default float32
+   precision (both may use TF32 tensor cores on recent NVIDIA GPUs; torch's setting is recorded).
 c. ``depth``: ``hj.HighwayStack`` (dense, width 50, batch 128, Adam) at 10, 100 and 1000 layers,
    ``remat`` off and on: compile time (trace, lower and compile of the step), step time, XLA's compiled
    memory analysis (peak = arguments + outputs + temporaries − donated) and, where the device reports
@@ -269,7 +270,8 @@ def torch_step(cell: str, shape: dict):
       torch.cuda.synchronize()
 
   _, first_s = common.timed(run)  # no compile step: its first call instead
-  return run, first_s, f'torch {torch.__version__} on {device}'
+  tf32 = f', cuDNN TF32 {torch.backends.cudnn.allow_tf32}' if cuda else ''  # the default: True
+  return run, first_s, f'torch {torch.__version__} on {device}{tf32}'
 
 
 def part_recurrent(tiny: bool, budget: Budget) -> dict:
