@@ -7,6 +7,10 @@ process hits all of them alike; it reports each candidate's median time and, for
 the per-round paired ratios. Side-by-side ratios in one process are what these benchmarks are about:
 the absolute numbers move with the machine's load.
 
+``Trainer`` is the training step the model benchmarks time: a loss built from ``model.apply``, one
+jitted optax update with the state donated, and ``block()`` waiting for the *full* new state
+(parameters, optimizer state, RNG), not just the loss.
+
 ``write_json(name, payload)`` stores a result under ``benchmarks/results/<name>.json`` (git-ignored)
 together with ``machine_info()`` (CPU model, core count, load average, backend, library versions).
 
@@ -33,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 
 RESULTS_DIR = Path(__file__).resolve().parent / 'results'
 
@@ -103,6 +109,80 @@ def compare(candidates: Mapping[str, Callable[[], Any]], *, rounds: int = 10, wa
       timings[name].cpu_times.append(cpu)
     r += 1
   return timings
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+  """``{'median', 'min', 'max'}`` of ``values``: how a per-round quantity is reported."""
+  return {'median': statistics.median(values), 'min': min(values), 'max': max(values)}
+
+
+def random_params(init: Callable[..., Any], *args, seed: int = 0) -> Any:
+  """Parameters shaped like ``init(key, *args)``'s, with every leaf random (biases too), as NumPy.
+
+  Normal, scaled by 1/sqrt(fan-in) for matrices and kernels (0.5 for vectors). ``init`` is only
+  traced for its shapes, not compiled: on a small CPU an init program compiles for seconds, and
+  parameter values (short of denormals, which this scaling avoids) don't change step times.
+  """
+  shapes = jax.eval_shape(init, jax.random.key(0), *args)
+  rng = np.random.default_rng(seed)
+
+  def draw(leaf):
+    scale = 1 / np.sqrt(np.prod(leaf.shape[:-1])) if len(leaf.shape) >= 2 else 0.5
+    return (scale * rng.standard_normal(leaf.shape)).astype(leaf.dtype)
+  return jax.tree.map(draw, shapes)
+
+
+def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  """Mean softmax cross-entropy of integer ``labels`` (any leading shape), computed in float32."""
+  return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels).mean()
+
+
+class Trainer:
+  """A jitted training step and the state it advances, for timing whole steps.
+
+  ``loss_fn(params, batch, rng) -> scalar``; each step splits a fresh dropout key off the state's
+  RNG, takes ``value_and_grad``, applies ``tx`` and returns the new ``(params, opt_state, rng)``, with
+  the old state donated. ``trainer(batch)`` only dispatches a step; ``trainer.block()`` waits for the
+  whole new state (a step is finished when its parameter and optimizer updates are, not its loss).
+  ``key_impl`` is the dropout key's PRNG (None: JAX's default, as in training; ``'rbg'`` compiles
+  in a second where threefry takes several on a small CPU: smoke tests use it).
+
+  Example::
+
+      trainer = Trainer(lambda p, b, r: softmax_cross_entropy(apply(p, b['inputs']), b['label']),
+                        params, optax.adam(1e-3))
+      compile_s = trainer.compile(batch)
+      for _ in range(10):
+        trainer(batch)
+      trainer.block()
+  """
+
+  def __init__(self, loss_fn: Callable[[Any, Any, jax.Array], jax.Array], params: Any,
+               tx: optax.GradientTransformation, seed: int = 0, key_impl: str | None = None):
+    def step(state, batch):
+      params, opt_state, rng = state
+      rng, dropout_rng = jax.random.split(rng)
+      loss, grads = jax.value_and_grad(loss_fn)(params, batch, dropout_rng)
+      updates, opt_state = tx.update(grads, opt_state, params)
+      return (optax.apply_updates(params, updates), opt_state, rng), loss
+
+    params = jax.device_put(params)
+    self.state = (params, jax.jit(tx.init)(params), jax.random.key(seed, impl=key_impl))
+    self._jitted = jax.jit(step, donate_argnums=(0,))
+    self._step, self.compiled = self._jitted, None
+
+  def compile(self, batch: Any) -> float:
+    """Compiles the step for ``batch``'s shapes ahead of time; returns the seconds it took."""
+    self.compiled, seconds = timed(lambda: self._jitted.lower(self.state, batch).compile())
+    self._step = self.compiled
+    return seconds
+
+  def __call__(self, batch: Any) -> jax.Array:
+    self.state, loss = self._step(self.state, batch)
+    return loss
+
+  def block(self) -> Any:
+    return jax.block_until_ready(self.state)
 
 
 def paired_ratio(a: Timing, b: Timing) -> float:

@@ -12,7 +12,10 @@ The benchmarks, in order (each is also a module with its own ``main``):
 4. ``benchmarks.depth``       HighwayStack compile time, step time and memory at 10/100/1000 layers;
 5. ``benchmarks.throughput``  examples/s of the CIFAR highway net and the MNIST-1D sequence models;
 6. ``benchmarks.breakdown``   the LSTM step split into forward, backward and optimizer (ours/Flax/torch);
-7. ``benchmarks.conv_unroll`` conv stack gradients looped vs unrolled (why conv stacks unroll on CPU).
+7. ``benchmarks.conv_unroll`` conv stack gradients looped vs unrolled (why conv stacks unroll on CPU);
+8. ``benchmarks.pipeline``    training fed by the grain input pipeline vs device-resident batches.
+
+(``benchmarks.accelerator``, the short check for a lent GPU, runs on its own; see docs/accelerator.md.)
 
 Ratios measured side by side in one process are what counts; absolute times move with the load of the
 machine (recorded in every JSON file).
@@ -23,7 +26,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmarks import breakdown, common, conv_unroll, depth, levers, peak, recurrent, throughput
+from benchmarks import breakdown, common, conv_unroll, depth, levers, peak, pipeline, recurrent, throughput
 
 # --tiny: one or two candidates per benchmark, so that the whole run takes seconds.
 TINY_ARGS = {
@@ -31,6 +34,8 @@ TINY_ARGS = {
     'levers': ['--tiny', '--cells', 'rnn'],
     'depth': ['--tiny'],
     'throughput': ['--tiny', '--configs', 'mnist1d_gru'],
+    # One offline and the TFDS task, and the reader-settings sweep.
+    'pipeline': ['--tiny', '--cases', 'digits_highway,cifar10_tfds', '--sweep'],
 }
 
 
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
   if 'levers' not in skip:
     results['levers'] = levers.main(args_for('levers'), peak_gflops=None if args.tiny else peak_gflops)
   for name, module in (('depth', depth), ('throughput', throughput), ('breakdown', breakdown),
-                       ('conv_unroll', conv_unroll)):
+                       ('conv_unroll', conv_unroll), ('pipeline', pipeline)):
     if name not in skip:
       results[name] = module.main(args_for(name))
   print(f'\nall benchmarks done in {time.perf_counter() - start:.0f} s; machine: '

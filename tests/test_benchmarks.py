@@ -3,12 +3,18 @@
 Tiny shapes and one or two candidates per benchmark, so that the scripts can't rot; no timing
 assertions (speed and memory goals live in the benchmarks' own output, see docs/performance.md).
 The checks are on what the scripts compute besides times: every variant of the recurrent step agrees
-with the library's gradients, the matmul FLOP count matches a hand count, the JSON files are written.
+with the library's gradients, the matmul FLOP count matches a hand count, the JSON files are written,
+the accelerator check's numerics pass (CPU as both device and reference) and its error measure is
+right, and the pipeline benchmark's prototype loader visits every example once per epoch.
 """
 
 import json
 
-from benchmarks import recurrent, run_all
+import grain
+import numpy as np
+
+from benchmarks import accelerator, pipeline, recurrent, run_all
+from highway_jax import data
 
 
 def test_matmul_flops_by_hand():
@@ -28,7 +34,7 @@ def test_run_all_tiny(tmp_path):
   results = run_all.main(['--tiny', '--results-dir', str(tmp_path)])
   names = {p.stem for p in tmp_path.glob('*.json')}
   assert names == {'peak_tiny', 'recurrent_tiny', 'levers_tiny', 'depth_tiny', 'throughput_tiny',
-                   'breakdown_tiny', 'conv_unroll_tiny'}
+                   'breakdown_tiny', 'conv_unroll_tiny', 'pipeline_tiny'}
   record = json.loads((tmp_path / 'recurrent_tiny.json').read_text())
   assert record['machine']['jax'] and record['single_layer']
   for row in results['levers']['rows']:
@@ -40,3 +46,60 @@ def test_run_all_tiny(tmp_path):
   for row in results['breakdown']['rows']:
     assert row['train_step_ms'] > 0 and row['forward_ms'] > 0, row
   assert len(results['conv_unroll']['rows']) == 4
+  rows = {row['case']: row for row in results['pipeline']['rows']}
+  assert set(rows) == {'digits_highway', 'cifar10_tfds'}
+  assert rows['cifar10_tfds']['data'] == 'cifar10 (tfds mock)'
+  for row in rows.values():
+    assert row['synthetic_examples_per_s'] > 0 and row['pipeline_examples_per_s'] > 0, row
+    assert row['overhead_min_pct'] <= row['overhead_pct'] <= row['overhead_max_pct']
+    assert {len(t) for t in row['times_s'].values()} == {row['rounds']}
+    assert len(row['sweep']) == len(pipeline.SWEEP_READ_OPTIONS) + 3
+
+
+def test_pipeline_prototype_loader_covers_each_epoch_once():
+  ds = data.load({'name': 'digits'})
+  train = ds.splits['train']
+  batch_size, n = 64, len(train)
+  it = pipeline.batch_index_loader(ds, batch_size=batch_size, seed=3,
+                                   read_options=grain.ReadOptions(num_threads=0))
+  epochs = [np.concatenate([next(it)['inputs'] for _ in range(n // batch_size)]) for _ in range(2)]
+  it.close()
+  as_rows = lambda a: [r.tobytes() for r in a]
+  universe = set(as_rows(np.stack([train[i]['inputs'] for i in range(n)])))
+  assert len(universe) == n  # the training images are distinct
+  for epoch in epochs:  # each example at most once, all but the n % batch_size dropped ones
+    seen = as_rows(epoch)
+    assert len(seen) == n - n % batch_size and len(set(seen)) == len(seen) and set(seen) <= universe
+  assert not np.array_equal(epochs[0], epochs[1])  # a new order every epoch
+
+
+def test_accelerator_worst_error_is_per_leaf():
+  ref = {'a': np.array([3.0, -4.0]), 'b': np.array([100.0, 0.0])}
+  got = {'a': np.array([3.0, -4.5]), 'b': np.array([101.0, 0.0])}
+  abs_err, rel_err = accelerator.worst_error(got, ref)
+  assert np.isclose(abs_err, 1.0) and np.isclose(rel_err, 0.1)  # |0.5| / |(3, -4)| beats 1/100
+
+
+def test_accelerator_tiny(tmp_path):
+  payload = accelerator.main(['--tiny', '--budget-s', '3600', '--out', str(tmp_path)])
+  record = json.loads((tmp_path / 'accelerator_tiny.json').read_text())
+  assert (tmp_path / 'accelerator_tiny.md').read_text().count('**') >= 8
+  assert record['ok'] and payload['ok']
+  parts = record['parts']
+  assert set(parts) == {'numerics', 'recurrent', 'depth', 'cifar'}
+  assert {p['status'] for p in parts.values()} == {'ok'}, parts
+  numerics = parts['numerics']['rows']
+  assert {(r['layer'], r['variant']) for r in numerics} == {
+      (layer, variant) for layer in accelerator.layer_cases(True) for variant in ('float32', 'bfloat16')}
+  assert all(r['passed'] for r in numerics)
+  # bfloat16 must differ from the float32 reference (else the dtype was not applied).
+  assert all(r['out_rel'] > 0 and r['grad_rel'] > 0 for r in numerics if r['variant'] == 'bfloat16')
+  recurrent_rows = {r['name']: r for r in parts['recurrent']['rows']}
+  assert recurrent_rows['ours LSTM']['median_ms'] > 0
+  assert recurrent_rows['jax.experimental.rnn LSTM']['status'] == 'unavailable'  # CPU: no cuDNN
+  if recurrent_rows.get('torch LSTM', {}).get('status') == 'ok':
+    assert parts['recurrent']['ratios']['ours LSTM / torch LSTM'] > 0
+  assert {(r['depth'], r['remat']) for r in parts['depth']['rows']} == {
+      (d, m) for d in (2, 8) for m in (False, True)}
+  assert all(r['step_ms'] > 0 and r['xla_peak_mb'] > 0 for r in parts['depth']['rows'])
+  assert parts['cifar']['bfloat16_speedup'] > 0
