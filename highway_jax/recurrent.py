@@ -89,8 +89,14 @@ from flax.linen import initializers
 from flax.typing import Array, Dtype, Initializer
 
 from highway_jax import gating
-from highway_jax.cells import (GRUCell, LSTMCell, RHNCell, SimpleRNNCell, default_kernel_init,
-                               default_recurrent_kernel_init)
+from highway_jax.cells import (
+  GRUCell,
+  LSTMCell,
+  RHNCell,
+  SimpleRNNCell,
+  default_kernel_init,
+  default_recurrent_kernel_init,
+)
 
 __all__ = ['scan_cell', 'SequenceLayer', 'Recurrent', 'LSTM', 'GRU', 'SimpleRNN', 'RHN']
 

@@ -13,9 +13,9 @@ budget and ``--features`` the units per direction, so the study fits a CPU. Fini
 
 import os
 
+import _common
 from absl import flags
 
-import _common
 from highway_jax.analysis import depth_study
 from highway_jax.training import load_config_file
 

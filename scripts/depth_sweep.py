@@ -12,9 +12,9 @@ Writes ``sweep.csv`` (every trial), ``results.json`` (trials and the best per de
 
 import os
 
+import _common
 from absl import flags, logging
 
-import _common
 from highway_jax.analysis import depth_sweep
 from highway_jax.training import load_config_file
 

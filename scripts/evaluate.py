@@ -8,9 +8,9 @@ rebuilt from ``<workdir>/config.json``. Prints one line of metrics; errors are o
 import json
 import re
 
+import _common
 from absl import flags, logging
 
-import _common
 from highway_jax.training import ConfigError, evaluate_checkpoint, format_metrics
 
 FLAGS = flags.FLAGS

@@ -12,9 +12,9 @@ the work directory.
 
 import os
 
+import _common
 from absl import flags
 
-import _common
 from highway_jax.analysis import runs as runs_lib
 from highway_jax.training import ConfigError, load_config_file
 

@@ -14,10 +14,10 @@ import os
 import re
 import sys
 
+import _common
 from absl import flags
 from ml_collections import config_flags
 
-import _common
 from highway_jax.errors import ConfigError
 from highway_jax.training import format_metrics, train_and_evaluate
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from flax import linen as nn
 from jax.test_util import check_grads
+from reference import gate, randomize, ref_gru_step, ref_lstm_step, ref_rhn_step, ref_simple_step
 
 from highway_jax.cells import GRUCell, LSTMCell, RHNCell, SimpleRNNCell
-from reference import gate, randomize, ref_gru_step, ref_lstm_step, ref_rhn_step, ref_simple_step
 
 B, F, H = 3, 4, 5
 

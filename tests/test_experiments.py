@@ -18,9 +18,8 @@ import pytest
 
 from highway_jax import data
 from highway_jax.analysis import depth_study, depth_sweep, gates, lesion, runs
-from highway_jax.training import load_config_file
 from highway_jax.models import highway_mlp
-from highway_jax.training import CheckpointError
+from highway_jax.training import CheckpointError, load_config_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,10 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
+from reference import as_float64, np_block, np_grid1d, np_grid2d, np_grid3d, np_lstm, randomize
 
 from highway_jax.grid_lstm import GridLSTM1D, GridLSTM2D, GridLSTM3D, GridLSTMBlock
 from highway_jax.recurrent import LSTM
-from reference import as_float64, np_block, np_grid1d, np_grid2d, np_grid3d, np_lstm, randomize
 
 ATOL = 2e-5
 

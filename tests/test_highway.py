@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from flax import linen as nn
 from jax.test_util import check_grads
-
-from highway_jax.highway import (Highway, HighwayConv, Plain, PlainConv, Residual,
-                                 ResidualConv)
 from reference import conv_same, dense, np_sigmoid, randomize, relu
+
+from highway_jax.highway import Highway, HighwayConv, Plain, PlainConv, Residual, ResidualConv
 
 
 def init(layer, x, seed=0):

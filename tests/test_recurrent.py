@@ -13,11 +13,18 @@ import numpy as np
 import pytest
 from flax import linen as nn
 from jax.test_util import check_grads
+from reference import (
+  randomize,
+  ref_gru_step,
+  ref_lstm_step,
+  ref_rhn_step,
+  ref_simple_step,
+  ref_toy_step,
+  sigmoid,
+)
 
 from highway_jax.cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell
 from highway_jax.recurrent import GRU, LSTM, RHN, Recurrent, SimpleRNN
-from reference import (randomize, ref_gru_step, ref_lstm_step, ref_rhn_step, ref_simple_step,
-                       ref_toy_step, sigmoid)
 
 B, T, F, H = 3, 5, 4, 3
 LENGTHS = np.array([5, 2, 4])

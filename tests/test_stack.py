@@ -5,10 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import linen as nn
+from reference import randomize
 
 from highway_jax.highway import Highway, HighwayConv, Plain
 from highway_jax.stack import HighwayStack, default_unroll
-from reference import randomize
 
 L, D = 4, 6
 X = np.random.RandomState(0).normal(size=(3, 9)).astype(np.float32)

@@ -17,14 +17,22 @@ import orbax.checkpoint as ocp
 import pytest
 
 from highway_jax import data
-from highway_jax.training import (CheckpointError, ConfigError, NonFiniteLossError, default_config,
-                                  evaluate_checkpoint, load_config_file, parse_arg,
-                                  train_and_evaluate)
-from highway_jax.training import losses, train
+from highway_jax.training import (
+  CheckpointError,
+  ConfigError,
+  NonFiniteLossError,
+  default_config,
+  evaluate_checkpoint,
+  load_config_file,
+  losses,
+  parse_arg,
+  train,
+  train_and_evaluate,
+)
 from highway_jax.training.config_validation import validate_config
+from highway_jax.training.optimizers import create_learning_rate_schedule, create_optimizer
 from highway_jax.training.setup import setup
 from highway_jax.training.workdir import read_metrics
-from highway_jax.training.optimizers import create_learning_rate_schedule, create_optimizer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -32,8 +32,14 @@ from highway_jax.training import train_and_evaluate
 from highway_jax.training.evaluation import restore_run
 from highway_jax.training.plots import metric_curve, plot_curves
 from highway_jax.training.setup import Setup, check_split
-from highway_jax.training.workdir import (CONFIG_FILE, RESULTS_FILE, config_json, read_json,
-                                          read_metrics, write_json)
+from highway_jax.training.workdir import (
+  CONFIG_FILE,
+  RESULTS_FILE,
+  config_json,
+  read_json,
+  read_metrics,
+  write_json,
+)
 
 DIVERGED_FILE = 'diverged.json'
 

@@ -19,8 +19,8 @@ Example::
     from highway_jax.training import default_config, train_and_evaluate
 """
 
-from highway_jax.training.defaults import default_config, load_config_file, parse_arg, runlocal
 from highway_jax.errors import CheckpointError, ConfigError, NonFiniteLossError
+from highway_jax.training.defaults import default_config, load_config_file, parse_arg, runlocal
 from highway_jax.training.evaluation import evaluate_checkpoint
 from highway_jax.training.train import format_metrics, train_and_evaluate
 

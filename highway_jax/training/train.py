@@ -52,8 +52,14 @@ from highway_jax.training import losses, parallel
 from highway_jax.training.checkpoints import Checkpointer
 from highway_jax.training.plots import plot_run
 from highway_jax.training.setup import Setup, TrainState, count_params, evaluate, setup
-from highway_jax.training.workdir import (CONFIG_FILE, RESULTS_FILE, MetricWriter, config_json,
-                                          read_json, write_json)
+from highway_jax.training.workdir import (
+  CONFIG_FILE,
+  RESULTS_FILE,
+  MetricWriter,
+  config_json,
+  read_json,
+  write_json,
+)
 
 
 def train_step(state: TrainState, batch: dict[str, jax.Array],
