@@ -18,6 +18,7 @@ import _common
 from absl import flags
 from ml_collections import config_flags
 
+from highway_jax import models
 from highway_jax.errors import ConfigError
 from highway_jax.training import format_metrics, train_and_evaluate
 
@@ -50,7 +51,9 @@ def parse_flags(argv):
     FLAGS.config.keys()  # a config file that failed to load only raises when first used
     return argv
   except (flags.Error, AttributeError, KeyError, OSError) as e:
-    print(f'Config error: {_message(e)}', file=sys.stderr)
+    old = [a.split('=', 1)[0][len('--config.model.'):] for a in argv if a.startswith('--config.model.')]
+    renamed = [m for m in map(models.renamed_key, old) if m]
+    print(f'Config error: {renamed[0] if renamed else _message(e)}', file=sys.stderr)
     sys.exit(2)
 
 

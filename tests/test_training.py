@@ -234,6 +234,8 @@ def test_train_script_reports_config_errors_in_one_line(tmp_path):
       ([f'--config={config}:block=gated'], 2, "block='gated' is not one of 'highway'"),
       ([f'--config={config}:runlocal', '--config.optimizer.name=adm'], 1,
        "Config error: config.optimizer.name='adm' is not one of 'sgd', 'momentum'"),
+      ([f'--config={config}:runlocal', '--config.model.depth=3'], 2,
+       'Config error: config.model.depth was renamed to config.model.num_layers.'),
   ]
   for args, returncode, message in cases:
     result = subprocess.run([sys.executable, script, *args, f'--workdir={tmp_path / "run"}'],
@@ -242,7 +244,7 @@ def test_train_script_reports_config_errors_in_one_line(tmp_path):
     assert result.returncode == returncode, result.stderr
     assert len(lines) == 1 and message in lines[0], result.stderr
     if returncode == 2:
-      assert 'lerning_rate' in lines[0] or 'gated' in lines[0]
+      assert any(word in lines[0] for word in ('lerning_rate', 'gated', 'depth'))
 
 
 # ----------------------------------------------------------------------------- the training loop

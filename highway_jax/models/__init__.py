@@ -64,3 +64,16 @@ def get_model(model_config, dataset, dtype=None):
   return build(module.Model, fields, 'config.model', renamed=module.RENAMED,
                num_classes=dataset.num_classes, dtype=None if dtype is None else jnp.dtype(dtype),
                **{key: value for key, value in given.items() if key in own})
+
+
+def renamed_key(key: str) -> str | None:
+  """The one-line message for an old ``config.model`` key given on the command line, or None.
+
+  ``key`` is the part after ``config.model.``. An old key may have been renamed differently per model
+  (``dropout_rate``), so every new name is listed.
+  """
+  new = sorted({module.RENAMED[key] for module in MODELS.values() if key in module.RENAMED})
+  if not new:
+    return None
+  return f'config.model.{key} was renamed to ' + ' or '.join(f'config.model.{n}' for n in new) + (
+      ' (depending on config.model.name)' if len(new) > 1 else '') + '.'
