@@ -3,6 +3,8 @@
 import pathlib
 import re
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -39,3 +41,18 @@ def test_readme_python_examples_run():
   namespace = {}
   exec(compile(code, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
   assert namespace['y'].shape == (4, 20, 64)   # the last example: a 4-layer bidirectional LSTM of 32
+
+
+def test_ci_installs_with_the_constraints_file_that_pins_every_dependency():
+  tomllib = pytest.importorskip('tomllib')  # Python >= 3.11
+  ci = (ROOT / '.ci' / 'run').read_text()
+  assert 'export PIP_CONSTRAINT="$PWD/constraints.txt"' in ci.splitlines()
+  pins = {}
+  for line in (ROOT / 'constraints.txt').read_text().splitlines():
+    if line and not line.startswith('#'):
+      name, version = line.split('==')
+      pins[re.sub(r'[-_.]+', '-', name).lower()] = version
+  project = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']
+  required = project['dependencies'] + project['optional-dependencies']['test']
+  names = {re.sub(r'[-_.]+', '-', re.match(r'[A-Za-z0-9_.-]+', r).group()).lower() for r in required}
+  assert not names - set(pins), f'not pinned in constraints.txt: {sorted(names - set(pins))}'
