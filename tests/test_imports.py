@@ -192,3 +192,12 @@ def test_the_checks_can_fail(tmp_path):
   source = tmp_path / 'm.py'
   source.write_text('def f():\n  from highway_jax.cells import _promote\n')
   assert imports_of(source, {}) == [('highway_jax.cells', ['_promote'], 2)]
+
+
+def test_no_two_modules_share_a_file_name():
+  names = {}
+  for name, path in package_modules().items():
+    if path.name != '__init__.py':
+      names.setdefault(path.name, []).append(name)
+  shared = {file: modules for file, modules in names.items() if len(modules) > 1}
+  assert not shared, f'modules with the same file name: {shared}'
