@@ -2,7 +2,7 @@
 
 Each model is built exactly as its config builds it (``configs/*.py`` → ``highway_jax.models.get_model``,
 optimizer from ``highway_jax.training.optimizers.create_optimizer``) and trained with the training
-loop's own ``highway_jax.training.train.train_step`` (jitted, state donated) on a fixed synthetic batch
+loop's own ``highway_jax.training.loop.train_step`` (jitted, state donated) on a fixed synthetic batch
 of the config's batch size, so the numbers are the model + optimizer cost of ``scripts/train.py``
 without data loading:
 
@@ -55,9 +55,9 @@ class DatasetSpec:
 def build(config_name: str, *, tiny: bool = False):
   """(step closure, batch size, parameter count, compile seconds) for one config."""
   from highway_jax import models
+  from highway_jax.training.loop import train_step
   from highway_jax.training.optimizers import create_optimizer
   from highway_jax.training.setup import count_params, init_state
-  from highway_jax.training.train import train_step
 
   config = importlib.import_module(f'configs.{config_name}').get_config('runlocal=true' if tiny
                                                                         else None)

@@ -9,9 +9,9 @@ and seed) and after training, the mean gate activity over ``--split``, the gate 
 ``gate_examples.png``, ``gate_classes.png`` to ``--output_dir`` (default: the run's directory).
 """
 
-import _common
 from absl import flags
 
+from highway_jax import cli
 from highway_jax.analysis import gates
 
 FLAGS = flags.FLAGS
@@ -36,4 +36,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  _common.run(main)
+  cli.run(main)

@@ -13,9 +13,9 @@ budget and ``--features`` the units per direction, so the study fits a CPU. Fini
 
 import os
 
-import _common
 from absl import flags
 
+from highway_jax import cli
 from highway_jax.analysis import depth_study
 from highway_jax.training import load_config_file
 
@@ -63,4 +63,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  _common.run(main)
+  cli.run(main)

@@ -12,9 +12,9 @@ Writes ``sweep.csv`` (every trial), ``results.json`` (trials and the best per de
 
 import os
 
-import _common
 from absl import flags, logging
 
+from highway_jax import cli
 from highway_jax.analysis import depth_sweep
 from highway_jax.training import load_config_file
 
@@ -53,4 +53,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  _common.run(main)
+  cli.run(main)

@@ -8,9 +8,9 @@ rebuilt from ``<workdir>/config.json``. Prints one line of metrics; errors are o
 import json
 import re
 
-import _common
 from absl import flags, logging
 
+from highway_jax import cli
 from highway_jax.training import ConfigError, evaluate_checkpoint, format_metrics
 
 FLAGS = flags.FLAGS
@@ -35,4 +35,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  _common.run(main)
+  cli.run(main)

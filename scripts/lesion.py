@@ -8,9 +8,9 @@ set) in one compiled program. Writes ``lesion.csv`` and ``lesion.png`` to ``--ou
 the run's directory). Needs a ``highway_mlp`` or ``highway_cnn`` run with ``block='highway'``.
 """
 
-import _common
 from absl import flags
 
+from highway_jax import cli
 from highway_jax.analysis import lesion
 
 FLAGS = flags.FLAGS
@@ -33,4 +33,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  _common.run(main)
+  cli.run(main)

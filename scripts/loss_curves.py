@@ -12,9 +12,9 @@ the work directory.
 
 import os
 
-import _common
 from absl import flags
 
+from highway_jax import cli
 from highway_jax.analysis import runs as runs_lib
 from highway_jax.training import ConfigError, load_config_file
 
@@ -60,4 +60,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  _common.run(main)
+  cli.run(main)

@@ -236,11 +236,11 @@ def test_scripts_error_policy_one_line_for_expected_errors_traceback_for_bugs(tm
   driver.write_text(
       'import sys\n'
       f'sys.path.insert(0, {os.path.join(REPO, "scripts")!r})\n'
-      'import _common\n'
+      'from highway_jax import cli\n'
       'from highway_jax.errors import ConfigError\n'
       'def main(argv):\n'
       '  raise (ConfigError if sys.argv[-1] == "expected" else ValueError)("bad\\n  value")\n'
-      '_common.run(main, argv=sys.argv[:1])\n')
+      'cli.run(main, argv=sys.argv[:1])\n')
   for kind in ('expected', 'bug'):
     result = subprocess.run([sys.executable, str(driver), kind], capture_output=True, text=True,
                             cwd=REPO, timeout=120)

@@ -20,7 +20,7 @@ from highway_jax import data, models
 from highway_jax.grid_lstm import GridLSTM2D, GridLSTM3D
 from highway_jax.models import grid as grid_models
 from highway_jax.recurrent import LSTM
-from highway_jax.training import ConfigError, train
+from highway_jax.training import ConfigError, loop
 from highway_jax.training.config_validation import validate_config
 
 ATOL = 2e-5
@@ -251,10 +251,10 @@ def test_runlocal_builds_and_trains_two_steps(name):
   mock = (tfds.testing.mock_data(num_examples=16) if config.data.name == 'mnist'
           else contextlib.nullcontext())
   with mock:
-    setup = train.setup(config, workdir=None)
+    setup = loop.setup(config, workdir=None)
     batch = next(data.train_loader(setup.dataset, batch_size=config.batch_size, seed=0))
   state = jax.jit(setup.init_fn)(setup.init_key)
-  step = jax.jit(train.train_step)
+  step = jax.jit(loop.train_step)
   new_state, sums = step(state, batch, setup.dropout_root)
   new_state, sums = step(new_state, batch, setup.dropout_root)
   assert int(new_state.step) == 2 and np.isfinite(float(sums['loss']))

@@ -24,9 +24,9 @@ from highway_jax.training import (
   default_config,
   evaluate_checkpoint,
   load_config_file,
+  loop,
   losses,
   parse_arg,
-  train,
   train_and_evaluate,
 )
 from highway_jax.training.config_validation import validate_config
@@ -255,7 +255,7 @@ def test_every_parameter_changes_after_one_step():
   s = setup(config, workdir=None)
   state = s.init_state()
   batch = next(data.train_loader(s.dataset, batch_size=32, seed=0))
-  new_state, sums = jax.jit(train.train_step)(state, batch, s.dropout_root)
+  new_state, sums = jax.jit(loop.train_step)(state, batch, s.dropout_root)
   assert int(new_state.step) == 1 and np.isfinite(float(sums['loss']))
   changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), state.params, new_state.params)
   unchanged = [jax.tree_util.keystr(p) for p, c in jax.tree_util.tree_leaves_with_path(changed)

@@ -12,7 +12,7 @@
     setup.py              setup(config) -> Setup (data, model, optimizer, keys), TrainState;
                           evaluate() a split
     evaluation.py         restore_run(), evaluate_checkpoint()       (setup.py, checkpoints.py)
-    train.py              train_and_evaluate(), console progress     (setup.py, checkpoints.py)
+    loop.py               train_and_evaluate(), console progress     (setup.py, checkpoints.py)
 
 Example::
 
@@ -22,7 +22,7 @@ Example::
 from highway_jax.errors import CheckpointError, ConfigError, NonFiniteLossError
 from highway_jax.training.defaults import default_config, load_config_file, parse_arg, runlocal
 from highway_jax.training.evaluation import evaluate_checkpoint
-from highway_jax.training.train import format_metrics, train_and_evaluate
+from highway_jax.training.loop import format_metrics, train_and_evaluate
 
 __all__ = [
     'CheckpointError',

@@ -9,7 +9,7 @@ Each process loads only its share of a batch: ``batch_size // jax.process_count(
 its data shard (``shard_index=jax.process_index()``), and ``shard_batch`` assembles the global array
 with ``jax.make_array_from_process_local_data``.
 
-Multi-host runs: the scripts call ``jax.distributed.initialize()`` first (``scripts/_common.py``).
+Multi-host runs: the scripts call ``jax.distributed.initialize()`` first (``highway_jax/cli.py``).
 
 Example::
 

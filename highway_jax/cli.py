@@ -1,4 +1,6 @@
-"""What every script shares: multi-host start-up, quiet library logs, and the one error policy.
+"""What every command-line entry point shares: multi-host start-up, quiet library logs, one error policy.
+
+Used by ``python -m highway_jax.train`` and every ``scripts/*.py``.
 
 ``run(main)`` runs an absl ``main`` after ``jax.distributed.initialize()`` (only when the process is
 one of several: ``JAX_COORDINATOR_ADDRESS``, a Cloud TPU pod slice, SLURM or Open MPI with more than
