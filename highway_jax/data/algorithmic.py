@@ -37,8 +37,6 @@ Sequence memorization (``make_memorization``)
 
 Example::
 
-    from highway_jax.data import algorithmic
-
     train = algorithmic.make_addition(10_000, digits=15, seed=0)
     train['inputs'].shape, train['label'].shape          # (10000, 48), (10000, 16)
 """

@@ -7,11 +7,6 @@ normalised (training-time augmentation is applied later, by ``train_loader``)::
     {'inputs': input_dtype input_shape,      # e.g. float32 (32, 32, 3) or int32 (max_length,)
      'label':  int32 label_shape,            # () for classification, (T_out,) for sequence targets
      'length': int32 ()}                     # only for variable-length (text) datasets
-
-Example::
-
-    ds = data.load(config.data)
-    ds.splits['train'][0]['inputs'].shape == ds.input_shape
 """
 
 from __future__ import annotations

@@ -19,12 +19,9 @@ Evaluation (``eval_batches``): the split in order, shard ``k`` taking examples `
 Every shard yields the same number of batches (``ceil(ceil(N / S) / batch_size)``); the last ones
 are filled with copies of the shard's first example, and ``'mask'`` (float32, 1 real / 0 padding)
 tells them apart, so every example is counted exactly once. Copies rather than zeros keep padded
-rows numerically harmless (e.g. no zero-length sequences).
-
-Example::
+rows numerically harmless (e.g. no zero-length sequences)::
 
     it = train_loader(ds, batch_size=128, seed=0)
-    batch = next(it)                        # {'inputs': (128, ...), 'label': (128,), ...}
     state = it.get_state()                  # JSON-serialisable; it.set_state(state) resumes
     for batch in eval_batches(ds, 'test', batch_size=500):
       correct += ((predict(batch['inputs']) == batch['label']) * batch['mask']).sum()

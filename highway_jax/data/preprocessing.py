@@ -14,13 +14,10 @@ scaling images to [0, 1]:
 Augmentation (``config.data.augment``), the authors' CIFAR recipe (``docs/references.md``): pad
 ``augment_padding`` pixels (8 in the recipe) of zeros on every side, crop a random H×W window
 (H×W the original size), and mirror left-right with probability 1/2 if ``augment_flip``.
-Padding is applied after normalisation, so the border is the mean colour for ``'per_channel'``.
-
-Example::
+Padding is applied after normalisation, so the border is the mean colour for ``'per_channel'``::
 
     x = normalize(images, 'per_channel', mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
-    augment = make_crop_flip(padding=8, flip=True)
-    example = augment(example, np.random.default_rng(0))
+    example = make_crop_flip(padding=8, flip=True)(example, np.random.default_rng(0))
 """
 
 from __future__ import annotations

@@ -34,7 +34,6 @@ import numpy as np
 
 PAD = '<pad>'
 UNK = '<unk>'
-PAD_ID = 0
 UNK_ID = 1
 
 _LINE_BREAK = re.compile(r'<br\s*/?>', re.IGNORECASE)
