@@ -317,6 +317,58 @@ def test_unknown_name_and_bad_keys():
     data.train_loader(toy_dataset(), batch_size=0, seed=0)
 
 
+@pytest.mark.parametrize('config, match', [
+    ({'name': 'parity', 'parity_bits': 0}, r'config\.data\.parity_bits=0 must be >= 1\.'),
+    ({'name': 'addition', 'num_train': -1}, r'config\.data\.num_train=-1 must be >= 1\.'),
+    ({'name': 'addition', 'addition_digits': 2.5},
+     r'config\.data\.addition_digits=2\.5 has type float; expected int\.'),
+    ({'name': 'memorization', 'memorization_symbols': 1},
+     r'config\.data\.memorization_symbols=1 must be >= 2\.'),
+    ({'name': 'parity', 'parity_train_density': 'dense'},
+     r"config\.data\.parity_train_density='dense' is not one of 'half', 'random'\."),
+    ({'name': 'digits', 'augment': True, 'augment_padding': -1},
+     r'config\.data\.augment_padding=-1 must be >= 0\.'),
+    ({'name': 'imdb_reviews', 'vocab_size': 2}, r'config\.data\.vocab_size=2 must be >= 3\.'),
+    ({'name': 'digits', 'validation_fraction': 1.0},
+     r'config\.data\.validation_fraction=1\.0 leaves no training or no held-out examples out of 1437\.'),
+    ({'name': 'digits', 'test_fraction': 0}, r'config\.data\.test_fraction=0 leaves no training'),
+    ({'name': 'mnist1d', 'num_train': 4000, 'num_test': 5},
+     r'config\.data\.num_train \+ num_test must be a multiple of 10 for mnist1d .* got 4000 \+ 5\.'),
+])
+def test_config_mistakes_are_one_line_naming_the_key(config, match):
+  with pytest.raises(ValueError, match=match) as error:
+    data.load(config)
+  assert '\n' not in str(error.value)
+
+
+def test_loader_argument_mistakes():
+  ds = toy_dataset(num_train=20)
+  with pytest.raises(ValueError, match=r'seed must be an integer in \[0, 4294967295\], got -1\.'):
+    data.train_loader(ds, batch_size=4, seed=-1)
+  with pytest.raises(ValueError, match=r'shard_index must be an integer in \[0, 1\], got 2\.'):
+    data.train_loader(ds, batch_size=4, seed=0, shard_index=2, shard_count=2)
+  with pytest.raises(ValueError, match=r'batch_size must be an integer in \[1, 10\] \(the training '
+                     r'examples that 1 epoch\(s\) of 20 give each of 2 shard\(s\)\), got 11\.'):
+    data.train_loader(ds, batch_size=11, seed=0, num_epochs=1, shard_count=2)
+  with pytest.raises(ValueError, match=r"split must be one of the non-empty splits of 'toy', "
+                     r"\['test', 'train'\], got 'validation'\."):
+    data.eval_batches(ds, 'validation', batch_size=4)
+  with pytest.raises(ValueError, match=r'arrays must all have the same length'):
+    ArraySource({'inputs': np.zeros(2), 'label': np.zeros(3)})
+
+
+def test_bad_vocabulary_file_is_named(tmp_path):
+  path = tmp_path / 'vocab.txt'
+  for contents in ('a\nb\n', '<pad>\n<unk>\na\na\n', '<pad>\n<unk>\na\nb\n'):
+    path.write_text(contents)
+    with pytest.raises(ValueError, match=rf'Vocabulary file {path} is corrupt or has more than '
+                       r'config\.data\.vocab_size=3 tokens; delete it'):
+      text.load_or_build_vocabulary(None, vocab_size=3, path=str(path))
+  path.write_text('<pad>\n<unk>\nfilm\n')
+  assert text.load_or_build_vocabulary(None, vocab_size=3, path=str(path)).tokens == (
+      '<pad>', '<unk>', 'film')
+
+
 def test_offline_tfds_fails_fast_with_guidance(tmp_path, monkeypatch):
   probed = []
   monkeypatch.setattr(tfds_sources, 'can_download', lambda url: probed.append(url) or False)
@@ -335,6 +387,15 @@ def test_offline_tfds_fails_fast_with_guidance(tmp_path, monkeypatch):
   monkeypatch.setattr(tfds_sources, '_tensorflow_importable', lambda: False)
   with pytest.raises(data.DatasetUnavailableError, match=r'pip install -e "\.\[tf\]"'):
     data.load({'name': 'glue/sst2', 'data_dir': str(tmp_path / 'empty')})
+
+  def tfrecord_only(*args, **kwargs):
+    raise NotImplementedError('no random access')
+  with tfds.testing.mock_data(num_examples=4), monkeypatch.context() as patch:
+    patch.setattr(tfds, 'data_source', tfrecord_only)  # undone before mock_data's own patches
+    with pytest.raises(data.DatasetUnavailableError, match=r"TFDS dataset 'mnist' in the default TFDS "
+                       r'directory is not stored in a random-access format; prepare it with '
+                       r'file_format=array_record'):
+      data.load({'name': 'mnist'})
 
 
 def test_download_probe_is_false_for_unresolvable_host():

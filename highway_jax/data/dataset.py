@@ -7,26 +7,19 @@ normalised (training-time augmentation is applied later, by ``train_loader``)::
     {'inputs': input_dtype input_shape,      # e.g. float32 (32, 32, 3) or int32 (max_length,)
      'label':  int32 label_shape,            # () for classification, (T_out,) for sequence targets
      'length': int32 ()}                     # only for variable-length (text) datasets
-
-Example::
-
-    ds = data.load(config.data)
-    ds.splits['train'][0]['inputs'].shape == ds.input_shape
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import grain
 import numpy as np
 
-Example = dict[str, np.ndarray]
-# A training-time random transform: (example, np.random.Generator) -> example.
-Augmentation = Callable[[Example, np.random.Generator], Example]
+from highway_jax.data.preprocessing import Augmentation, Example, make_crop_flip
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -35,34 +28,19 @@ class DatasetUnavailableError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-  """A loaded dataset: metadata plus random-access splits.
+  """A loaded dataset: metadata plus random-access splits."""
 
-  Attributes:
-    name: the ``config.data.name`` it was loaded from.
-    num_classes: number of target classes (per position for sequence targets).
-    input_shape: shape of one example's ``'inputs'``.
-    input_dtype: NumPy dtype of ``'inputs'`` (float32 for real-valued, int32 for token ids).
-    label_shape: shape of one example's ``'label'``: ``()`` or ``(T_out,)``.
-    vocab_size: number of input token ids for token inputs (text, addition, memorization),
-      else None.
-    splits: ``'train'``, ``'test'`` and, if configured, ``'validation'`` -> ``grain.MapDataset``.
-    num_examples: split name -> number of examples.
-    augment: random transform applied by ``train_loader`` to training examples, or None.
-    read_options: grain threading/prefetch options used by ``train_loader`` and ``eval_batches``.
-    metadata: free-form details for logging (normalisation statistics, vocabulary path, ...).
-  """
-
-  name: str
-  num_classes: int
-  input_shape: tuple[int, ...]
-  input_dtype: np.dtype
-  label_shape: tuple[int, ...]
-  vocab_size: int | None
-  splits: Mapping[str, grain.MapDataset]
-  num_examples: Mapping[str, int]
-  augment: Augmentation | None = None
+  name: str  # the config.data.name it was loaded from
+  num_classes: int  # target classes (per position for sequence targets)
+  input_shape: tuple[int, ...]  # one example's 'inputs'
+  input_dtype: np.dtype  # float32 for real values, int32 for token ids
+  label_shape: tuple[int, ...]  # () or (T_out,)
+  vocab_size: int | None  # input token ids for token inputs (text, addition, memorization)
+  splits: Mapping[str, grain.MapDataset]  # 'train', 'test' and, if configured, 'validation'
+  num_examples: Mapping[str, int]  # split name -> number of examples
+  augment: Augmentation | None = None  # random transform train_loader applies to training examples
   read_options: grain.ReadOptions = dataclasses.field(default_factory=grain.ReadOptions)
-  metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # for logging
 
   @property
   def has_lengths(self) -> bool:
@@ -87,24 +65,31 @@ class ArraySource:
     return {key: value[index] for key, value in self._arrays.items()}
 
   def __repr__(self) -> str:
-    shapes = {key: value.shape for key, value in self._arrays.items()}
-    return f'ArraySource({shapes})'
+    return f'ArraySource({ {key: value.shape for key, value in self._arrays.items()} })'
 
 
-def split_off(arrays: Mapping[str, np.ndarray], count: int
-              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-  """Splits the last ``count`` rows off every array: returns (first part, last ``count``)."""
-  length = len(next(iter(arrays.values())))
-  keep = length - count
-  return ({k: v[:keep] for k, v in arrays.items()}, {k: v[keep:] for k, v in arrays.items()})
-
-
-def validation_count(num_train: int, fraction: float) -> int:
-  """Examples carved off the end of the training split for ``validation_fraction``."""
-  if fraction == 0:
-    return 0
-  count = math.ceil(fraction * num_train)
-  if not 0 < count < num_train:
-    raise ValueError(f'config.data.validation_fraction={fraction} leaves no training or no '
-                     f'validation examples out of {num_train}.')
+def holdout_count(num: int, fraction: float, key: str) -> int:
+  """Rows that ``config.data.<key>`` moves out of ``num`` (rounded up); both parts non-empty."""
+  count = math.ceil(fraction * num)
+  if not 0 < count < num:
+    raise ValueError(f'config.data.{key}={fraction} leaves no training or no held-out examples '
+                     f'out of {num}.')
   return count
+
+
+def from_splits(cfg, splits: Mapping[str, grain.MapDataset], *, num_classes: int,
+                vocab_size: int | None = None, image: bool = False,
+                metadata: Mapping[str, Any] | None = None) -> Dataset:
+  """A ``Dataset`` whose shapes and dtypes are read off the first training example; ``image``
+  datasets get ``config.data.augment``'s crop-and-flip."""
+  first = splits['train'][0]
+  return Dataset(
+      name=cfg.name, num_classes=num_classes, input_shape=tuple(first['inputs'].shape),
+      input_dtype=first['inputs'].dtype, label_shape=tuple(first['label'].shape),
+      vocab_size=vocab_size, splits=splits,
+      num_examples={split: len(dataset) for split, dataset in splits.items()},
+      augment=(make_crop_flip(cfg.augment_padding, cfg.augment_flip)
+               if image and cfg.augment else None),
+      read_options=grain.ReadOptions(num_threads=cfg.num_threads,
+                                     prefetch_buffer_size=cfg.prefetch_buffer_size),
+      metadata=dict(metadata or {}))

@@ -19,12 +19,9 @@ Evaluation (``eval_batches``): the split in order, shard ``k`` taking examples `
 Every shard yields the same number of batches (``ceil(ceil(N / S) / batch_size)``); the last ones
 are filled with copies of the shard's first example, and ``'mask'`` (float32, 1 real / 0 padding)
 tells them apart, so every example is counted exactly once. Copies rather than zeros keep padded
-rows numerically harmless (e.g. no zero-length sequences).
-
-Example::
+rows numerically harmless (e.g. no zero-length sequences)::
 
     it = train_loader(ds, batch_size=128, seed=0)
-    batch = next(it)                        # {'inputs': (128, ...), 'label': (128,), ...}
     state = it.get_state()                  # JSON-serialisable; it.set_state(state) resumes
     for batch in eval_batches(ds, 'test', batch_size=500):
       correct += ((predict(batch['inputs']) == batch['label']) * batch['mask']).sum()
@@ -32,20 +29,22 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 
 import grain
 import numpy as np
 
-from highway_jax.data.dataset import Dataset, Example
+from highway_jax.data.dataset import Dataset
+from highway_jax.data.preprocessing import Example
 
 
-def _check_int(name: str, value, minimum: int, maximum: int | None = None) -> None:
+def _check_int(name: str, value, minimum: int, maximum: int | None = None, why: str = '') -> None:
   if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum
       or (maximum is not None and value > maximum)):
     bounds = f'>= {minimum}' if maximum is None else f'in [{minimum}, {maximum}]'
-    raise ValueError(f'{name} must be an integer {bounds}, got {value!r}.')
+    raise ValueError(f'{name} must be an integer {bounds}{why}, got {value!r}.')
 
 
 def _check_shard(shard_index: int, shard_count: int) -> None:
@@ -57,16 +56,10 @@ def train_loader(ds: Dataset, *, batch_size: int, seed: int, num_epochs: int | N
                  shard_index: int = 0, shard_count: int = 1) -> grain.DatasetIterator:
   """Iterator over shuffled (and augmented) training batches; see the module docstring.
 
-  Args:
-    ds: the loaded dataset.
-    batch_size: examples per batch on this shard; incomplete batches are dropped.
-    seed: integer in [0, 2**32) fixing order and augmentation.
-    num_epochs: passes over the training split; None repeats forever.
-    shard_index, shard_count: this process's share of the data.
-
-  Returns:
-    A ``grain.DatasetIterator`` of dicts of NumPy arrays with leading dimension ``batch_size``,
-    supporting ``get_state()`` / ``set_state(state)``.
+  ``batch_size`` examples per batch on this shard (incomplete batches are dropped); ``seed`` in
+  [0, 2**32) fixes order and augmentation; ``num_epochs`` passes over the training split (None:
+  forever); ``shard_index``/``shard_count``: this process's share. The returned iterator yields
+  dicts of NumPy arrays and supports ``get_state()`` / ``set_state(state)``.
   """
   _check_int('batch_size', batch_size, 1)
   _check_int('seed', seed, 0, 2**32 - 1)
@@ -80,37 +73,28 @@ def train_loader(ds: Dataset, *, batch_size: int, seed: int, num_epochs: int | N
   if num_epochs is not None:
     # Equal-length shards: multi-process training must not run out on one process first.
     per_shard = len(dataset) // shard_count
-    if per_shard < batch_size:
-      raise ValueError(
-          f'batch_size={batch_size} is larger than the {per_shard} training examples that '
-          f'{num_epochs} epoch(s) of {len(ds.splits["train"])} give each of {shard_count} '
-          'shard(s).')
+    _check_int('batch_size', batch_size, 1, per_shard,
+               f' (the training examples that {num_epochs} epoch(s) of {len(ds.splits["train"])} '
+               f'give each of {shard_count} shard(s))')
     dataset = dataset[:per_shard * shard_count]
-  dataset = dataset[shard_index::shard_count]
-  dataset = dataset.batch(batch_size, drop_remainder=True)
+  dataset = dataset[shard_index::shard_count].batch(batch_size, drop_remainder=True)
   return iter(dataset.to_iter_dataset(ds.read_options))
 
 
+@dataclasses.dataclass(frozen=True)
 class EvalBatches:
-  """Re-iterable padded evaluation batches of one split (see ``eval_batches``).
+  """Re-iterable padded evaluation batches of one split (see ``eval_batches``)."""
 
-  Attributes:
-    num_examples: real examples on this shard.
-    batch_size: rows per batch.
-  """
-
-  def __init__(self, batches: grain.MapDataset, num_examples: int, batch_size: int,
-               read_options: grain.ReadOptions):
-    self._batches = batches
-    self._read_options = read_options
-    self.num_examples = num_examples
-    self.batch_size = batch_size
+  batches: grain.MapDataset
+  num_examples: int  # real examples on this shard
+  batch_size: int
+  read_options: grain.ReadOptions
 
   def __len__(self) -> int:
-    return len(self._batches)
+    return len(self.batches)
 
   def __iter__(self) -> Iterator[Example]:
-    return iter(self._batches.to_iter_dataset(self._read_options))
+    return iter(self.batches.to_iter_dataset(self.read_options))
 
 
 def eval_batches(ds: Dataset, split: str, *, batch_size: int, shard_index: int = 0,
@@ -120,13 +104,12 @@ def eval_batches(ds: Dataset, split: str, *, batch_size: int, shard_index: int =
   Returns:
     An ``EvalBatches`` (iterable, ``len()`` = batches per shard, the same on every shard).
   """
-  if split not in ds.splits:
-    raise ValueError(f'split must be one of {sorted(ds.splits)}, got {split!r}.')
+  if not len(ds.splits.get(split, ())):
+    raise ValueError(f'split must be one of the non-empty splits of {ds.name!r}, '
+                     f'{sorted(name for name, s in ds.splits.items() if len(s))}, got {split!r}.')
   _check_int('batch_size', batch_size, 1)
   _check_shard(shard_index, shard_count)
   full = ds.splits[split]
-  if len(full) == 0:
-    raise ValueError(f'split {split!r} of {ds.name!r} is empty.')
   shard = full[shard_index::shard_count]
   num_real = len(shard)
   num_batches = math.ceil(math.ceil(len(full) / shard_count) / batch_size)

@@ -14,68 +14,52 @@ scaling images to [0, 1]:
 Augmentation (``config.data.augment``), the authors' CIFAR recipe (``docs/references.md``): pad
 ``augment_padding`` pixels (8 in the recipe) of zeros on every side, crop a random H×W window
 (H×W the original size), and mirror left-right with probability 1/2 if ``augment_flip``.
-Padding is applied after normalisation, so the border is the mean colour for ``'per_channel'``.
-
-Example::
+Padding is applied after normalisation, so the border is the mean colour for ``'per_channel'``::
 
     x = normalize(images, 'per_channel', mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
-    augment = make_crop_flip(padding=8, flip=True)
-    example = augment(example, np.random.default_rng(0))
+    example = make_crop_flip(padding=8, flip=True)(example, np.random.default_rng(0))
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from highway_jax.data.dataset import Augmentation, Example
+Example = dict[str, np.ndarray]
+# A training-time random transform: (example, np.random.Generator) -> example.
+Augmentation = Callable[[Example, np.random.Generator], Example]
 
-NORMALIZATIONS = ('per_channel', 'gcn', 'none')
 _GCN_EPSILON = 1e-8
 
 
 def normalize(x: np.ndarray, mode: str, *, mean: Sequence[float] | None = None,
               std: Sequence[float] | None = None, example_ndim: int | None = None) -> np.ndarray:
-  """Normalises float inputs ``x`` (``(..., C)``, one example or a stack of them).
+  """Normalises float inputs ``x`` (channels last; one example or a stack) to float32.
 
-  Args:
-    x: float array, channels last.
-    mode: one of ``NORMALIZATIONS``.
-    mean, std: per-channel statistics, required for ``'per_channel'``.
-    example_ndim: rank of one example (for ``'gcn'`` on a stack); default: all of ``x``.
-
-  Returns:
-    float32 array of the same shape.
+  ``mode``: ``'per_channel'`` (needs ``mean`` and ``std``), ``'gcn'`` (over the last
+  ``example_ndim`` axes, default all) or ``'none'``.
   """
   x = np.asarray(x, np.float32)
   if mode == 'none':
     return x
   if mode == 'per_channel':
-    if mean is None or std is None:
-      raise ValueError("normalize='per_channel' needs mean and std.")
     return ((x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).astype(np.float32)
-  if mode == 'gcn':
-    example_ndim = x.ndim if example_ndim is None else example_ndim
-    axes = tuple(range(x.ndim - example_ndim, x.ndim))
-    centred = x - x.mean(axis=axes, keepdims=True)
-    scale = np.sqrt(np.mean(np.square(centred), axis=axes, keepdims=True) + _GCN_EPSILON)
-    return (centred / scale).astype(np.float32)
-  raise ValueError(f'config.data.normalize must be one of {NORMALIZATIONS}, got {mode!r}.')
+  axes = tuple(range(x.ndim - (x.ndim if example_ndim is None else example_ndim), x.ndim))
+  centred = x - x.mean(axis=axes, keepdims=True)
+  scale = np.sqrt(np.mean(np.square(centred), axis=axes, keepdims=True) + _GCN_EPSILON)
+  return (centred / scale).astype(np.float32)
 
 
 def channel_statistics(x: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
   """Per-channel mean and standard deviation of a stack of examples ``(N, ..., C)``."""
   axes = tuple(range(x.ndim - 1))
-  mean = x.mean(axis=axes, dtype=np.float64)
-  std = x.std(axis=axes, dtype=np.float64)
-  return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+  return (tuple(float(m) for m in x.mean(axis=axes, dtype=np.float64)),
+          tuple(float(s) for s in x.std(axis=axes, dtype=np.float64)))
 
 
 def make_crop_flip(padding: int, flip: bool) -> Augmentation:
   """Random pad-and-crop translation plus optional horizontal mirroring of ``'inputs'`` (H, W, C)."""
-  if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-    raise ValueError(f'config.data.augment_padding must be an integer >= 0, got {padding!r}.')
 
   def crop_flip(example: Example, rng: np.random.Generator) -> Example:
     image = example['inputs']

@@ -34,7 +34,6 @@ import numpy as np
 
 PAD = '<pad>'
 UNK = '<unk>'
-PAD_ID = 0
 UNK_ID = 1
 
 _LINE_BREAK = re.compile(r'<br\s*/?>', re.IGNORECASE)
@@ -49,16 +48,11 @@ def tokenize(text: str | bytes) -> list[str]:
 
 
 class Vocabulary:
-  """Token <-> id mapping with ``<pad>`` = 0 and ``<unk>`` = 1."""
+  """Token <-> id mapping with ``<pad>`` = 0 and ``<unk>`` = 1 (``tokens`` in id order)."""
 
   def __init__(self, tokens: Sequence[str]):
-    tokens = list(tokens)
-    if tokens[:2] != [PAD, UNK]:
-      raise ValueError(f'tokens must start with {[PAD, UNK]}, got {tokens[:2]}.')
-    if len(set(tokens)) != len(tokens):
-      raise ValueError('tokens must be unique.')
     self.tokens = tuple(tokens)
-    self._ids = {token: i for i, token in enumerate(tokens)}
+    self._ids = {token: i for i, token in enumerate(self.tokens)}
 
   def __len__(self) -> int:
     return len(self.tokens)
@@ -69,8 +63,6 @@ class Vocabulary:
   @classmethod
   def build(cls, texts: Iterable[str | bytes], vocab_size: int) -> Vocabulary:
     """Keeps the ``vocab_size − 2`` most frequent tokens of ``texts``."""
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 3:
-      raise ValueError(f'config.data.vocab_size must be an integer >= 3, got {vocab_size!r}.')
     counts = collections.Counter()
     for text in texts:
       counts.update(tokenize(text))
@@ -79,36 +71,12 @@ class Vocabulary:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return cls([PAD, UNK] + [token for token, _ in ranked[:vocab_size - 2]])
 
-  def ids(self, tokens: Iterable[str]) -> list[int]:
-    return [self._ids.get(token, UNK_ID) for token in tokens]
-
   def encode(self, text: str | bytes, max_length: int) -> dict[str, np.ndarray]:
     """Token ids of ``text``, truncated and padded to ``max_length``, plus the true length."""
-    ids = self.ids(tokenize(text))[:max_length]
+    ids = [self._ids.get(token, UNK_ID) for token in tokenize(text)][:max_length]
     inputs = np.zeros((max_length,), np.int32)
     inputs[:len(ids)] = ids
     return {'inputs': inputs, 'length': np.asarray(len(ids), np.int32)}
-
-  def save(self, path: str | os.PathLike) -> None:
-    """Writes one token per line, atomically (write a temporary file, then rename)."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-    temporary = f'{path}.tmp{os.getpid()}'
-    with open(temporary, 'w', encoding='utf-8') as f:
-      f.write('\n'.join(self.tokens) + '\n')
-    os.replace(temporary, path)
-
-  @classmethod
-  def load(cls, path: str | os.PathLike) -> Vocabulary:
-    with open(path, encoding='utf-8') as f:
-      tokens = f.read().split('\n')
-    if tokens and tokens[-1] == '':
-      tokens.pop()
-    try:
-      return cls(tokens)
-    except ValueError as error:
-      raise ValueError(f'Vocabulary file {os.fspath(path)} is corrupt ({error}); delete it to '
-                       'rebuild it from the training split.') from error
 
 
 def vocabulary_path(workdir: str | os.PathLike, dataset_name: str, vocab_size: int) -> str:
@@ -122,15 +90,20 @@ def load_or_build_vocabulary(texts: Iterable[str | bytes] | None, *, vocab_size:
   """Loads the vocabulary cached at ``path`` or builds it from ``texts`` (and caches it).
 
   ``texts`` (e.g. a generator over the training split) is consumed only when the cache is
-  missing. ``path=None`` disables caching.
+  missing. ``path=None`` disables caching. The file is written atomically (temporary file, rename).
   """
   if path is not None and os.path.exists(path):
-    vocabulary = Vocabulary.load(path)
-    if len(vocabulary) > vocab_size:
-      raise ValueError(f'Vocabulary file {path} has {len(vocabulary)} tokens, more than '
-                       f'config.data.vocab_size={vocab_size}; delete it to rebuild it.')
-    return vocabulary
+    with open(path, encoding='utf-8') as f:
+      tokens = f.read().splitlines()
+    if tokens[:2] != [PAD, UNK] or len(set(tokens)) != len(tokens) or len(tokens) > vocab_size:
+      raise ValueError(f'Vocabulary file {path} is corrupt or has more than config.data.vocab_size='
+                       f'{vocab_size} tokens; delete it to rebuild it from the training split.')
+    return Vocabulary(tokens)
   vocabulary = Vocabulary.build(texts, vocab_size)
   if path is not None:
-    vocabulary.save(path)
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    temporary = f'{path}.tmp{os.getpid()}'
+    with open(temporary, 'w', encoding='utf-8') as f:
+      f.write('\n'.join(vocabulary.tokens) + '\n')
+    os.replace(temporary, path)
   return vocabulary

@@ -18,21 +18,15 @@ TFDS training split and cached in the work directory (``text.vocabulary_path``).
 GLUE's SST-2 test split has no labels (they are −1), so our ``'test'`` split of ``glue/sst2`` is
 GLUE's labelled validation split (872 sentences).
 
-Availability. Reading a prepared dataset needs only ``tensorflow_datasets`` and ``array_record``.
-Preparing one (download, extract, encode, write ArrayRecord) needs TensorFlow in
-tensorflow-datasets 4.9.x for every dataset here (its downloader, extractor, shuffler and image
-encoder call ``tf.io.gfile``/``tf.image``), and ``glue`` is not even registered unless its module
-is imported explicitly, because ``tensorflow_datasets.text`` imports TensorFlow. So before TFDS
-gets a chance to retry a download for minutes, ``ensure_available`` checks that the dataset is
-prepared in ``data_dir``; if not, that its download host answers within seconds
-(``can_download``) and that TensorFlow is importable; otherwise it raises
-``DatasetUnavailableError`` naming the offline configs, ``--config.data.data_dir`` and
-``pip install -e ".[tf]"``. Under ``tfds.testing.mock_data`` the check is skipped.
-
-Example::
-
-    cfg = data.default_config(); cfg.name = 'cifar10'; cfg.data_dir = '/data/tfds'
-    ds = load_tfds(cfg, workdir=None)   # via data.load(cfg)
+Availability. Reading a prepared dataset needs only ``tensorflow_datasets`` and ``array_record``;
+preparing one (download, extract, encode, write ArrayRecord) needs TensorFlow in tensorflow-datasets
+4.9.x (its downloader, extractor, shuffler and image encoder call ``tf.io.gfile``/``tf.image``;
+``glue`` is only registered once ``tensorflow_datasets.text.glue`` is imported). So before TFDS
+retries a download for minutes, ``ensure_available`` checks that the dataset is prepared in
+``data_dir``, or else that its download host answers within seconds (``can_download``) and
+TensorFlow is importable; otherwise it raises ``DatasetUnavailableError`` naming the offline
+configs, ``--config.data.data_dir`` and ``pip install -e ".[tf]"``. Skipped under
+``tfds.testing.mock_data``.
 """
 
 from __future__ import annotations
@@ -47,12 +41,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import grain
-import ml_collections
 import numpy as np
 import requests
 
 from highway_jax.data import preprocessing, text
-from highway_jax.data.dataset import Dataset, DatasetUnavailableError, validation_count
+from highway_jax.data.dataset import Dataset, DatasetUnavailableError, from_splits, holdout_count
 
 OFFLINE_CONFIGS = ('configs/digits_highway.py', 'configs/digits_depth.py',
                    'configs/mnist1d_gru.py', 'configs/mnist1d_highway_bilstm.py',
@@ -75,31 +68,24 @@ class TFDSSpec:
 
 
 TFDS_DATASETS: dict[str, TFDSSpec] = {
-    'mnist': TFDSSpec(
-        'image', 10, 'https://storage.googleapis.com/cvdf-datasets/mnist/train-images-idx3-ubyte.gz',
-        mean=(0.1307,), std=(0.3081,)),
-    'cifar10': TFDSSpec(
-        'image', 10, 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',
-        mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)),
-    'cifar100': TFDSSpec(
-        'image', 100, 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz',
-        mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762)),
-    'imdb_reviews': TFDSSpec(
-        'text', 2, 'http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz',
-        text_key='text'),
-    'glue/sst2': TFDSSpec(
-        'text', 2, 'https://dl.fbaipublicfiles.com/glue/data/SST-2.zip',
-        splits={'train': 'train', 'test': 'validation'}, text_key='sentence',
-        builder_module='tensorflow_datasets.text.glue'),
+    'mnist': TFDSSpec('image', 10,
+                      'https://storage.googleapis.com/cvdf-datasets/mnist/train-images-idx3-ubyte.gz',
+                      mean=(0.1307,), std=(0.3081,)),
+    'cifar10': TFDSSpec('image', 10, 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',
+                        mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)),
+    'cifar100': TFDSSpec('image', 100, 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz',
+                         mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762)),
+    'imdb_reviews': TFDSSpec('text', 2, 'http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz',
+                             text_key='text'),
+    'glue/sst2': TFDSSpec('text', 2, 'https://dl.fbaipublicfiles.com/glue/data/SST-2.zip',
+                          splits={'train': 'train', 'test': 'validation'}, text_key='sentence',
+                          builder_module='tensorflow_datasets.text.glue'),
 }
 
 
 def can_download(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-  """Whether ``url`` answers with a non-error HTTP status within about ``timeout`` seconds.
-
-  Runs in a daemon thread so that a hanging DNS lookup (not covered by requests' timeout)
-  cannot block the caller for longer than ``timeout + 1`` seconds.
-  """
+  """Whether ``url`` answers with a non-error HTTP status within about ``timeout`` seconds (in a
+  daemon thread: a hanging DNS lookup, which requests' timeout misses, can't block for longer)."""
   answers = []
 
   def probe():
@@ -113,14 +99,6 @@ def can_download(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
   thread.start()
   thread.join(timeout + 1.0)
   return bool(answers and answers[0])
-
-
-def _tfds_is_mocked() -> bool:
-  """True inside ``tfds.testing.mock_data``, which replaces download_and_prepare by a no-op."""
-  from tensorflow_datasets.core import dataset_builder  # pylint: disable=g-import-not-at-top
-
-  function = dataset_builder.DatasetBuilder.download_and_prepare
-  return getattr(function, '__module__', '').startswith('tensorflow_datasets.testing')
 
 
 def _tensorflow_importable() -> bool:
@@ -139,30 +117,25 @@ def ensure_available(name: str, data_dir: str | None) -> None:
   """Raises ``DatasetUnavailableError`` quickly if ``name`` can neither be read nor prepared."""
   spec = TFDS_DATASETS[name]
   tfds = _import_tfds(spec)
-  if _tfds_is_mocked():
+  # Under tfds.testing.mock_data, download_and_prepare is a no-op from tensorflow_datasets.testing.
+  prepare = tfds.core.DatasetBuilder.download_and_prepare
+  if getattr(prepare, '__module__', '').startswith('tensorflow_datasets.testing'):
     return
   builder = tfds.builder(name, data_dir=data_dir)
   if builder.is_prepared():
     return
-  location = os.fspath(builder.data_path)
-  data_dir_hint = (f'--config.data.data_dir=DIR for a TFDS directory in which {name!r} is '
-                   'already prepared in array_record format')
-  tensorflow_hint = ('Preparing a TFDS dataset also needs TensorFlow, which is not installed: '
-                     'pip install -e ".[tf]".')
-  tensorflow_missing = not _tensorflow_importable()
+  problems = []
   if not can_download(spec.download_url):
-    host = urllib.parse.urlparse(spec.download_url).netloc
-    message = (f'TFDS dataset {name!r} is not prepared in {location} and could not be '
-               f'downloaded: {host} could not be reached within {PROBE_TIMEOUT_S:g} s (no network?). '
-               f'Train offline with one of the offline configs ({", ".join(OFFLINE_CONFIGS)}), '
-               f'or pass {data_dir_hint}.')
-    if tensorflow_missing:
-      message += ' ' + tensorflow_hint
-    raise DatasetUnavailableError(message)
-  if tensorflow_missing:
+    problems.append(f'could not be downloaded: {urllib.parse.urlparse(spec.download_url).netloc} '
+                    f'could not be reached within {PROBE_TIMEOUT_S:g} s (no network?)')
+  if not _tensorflow_importable():
+    problems.append('preparing it needs TensorFlow, which is not installed: pip install -e ".[tf]"')
+  if problems:
     raise DatasetUnavailableError(
-        f'TFDS dataset {name!r} is not prepared in {location}. {tensorflow_hint} Or pass '
-        f'{data_dir_hint}.')
+        f'TFDS dataset {name!r} is not prepared in {os.fspath(builder.data_path)} and '
+        f'{"; ".join(problems)}. Train offline with one of the offline configs '
+        f'({", ".join(OFFLINE_CONFIGS)}), or pass --config.data.data_dir=DIR for a TFDS directory '
+        f'in which {name!r} is already prepared in array_record format.')
 
 
 class _RandomAccess:
@@ -178,55 +151,27 @@ class _RandomAccess:
   def __getitem__(self, index: int) -> dict[str, Any]:
     return self._source[int(index)]
 
-  def __repr__(self) -> str:
-    return f'_RandomAccess({self._source!r})'
 
-
-def _open_split(tfds, name: str, split: str, data_dir: str | None):
-  try:
-    return tfds.data_source(name, split=split, data_dir=data_dir)
-  except NotImplementedError as error:  # prepared, but only as TFRecord (no random access)
-    raise DatasetUnavailableError(
-        f'TFDS dataset {name!r} in {data_dir or "the default TFDS directory"} is not stored in a '
-        f'random-access format; prepare it with file_format=array_record ({error}).') from error
-
-
-def _image_preprocessor(cfg: ml_collections.ConfigDict, spec: TFDSSpec):
-  mode = cfg.normalize
-
-  def preprocess(example):
-    image = np.asarray(example['image'], np.float32) / 255.0
-    return {'inputs': preprocessing.normalize(image, mode, mean=spec.mean, std=spec.std),
-            'label': np.asarray(example['label'], np.int32)}
-
-  return preprocess
-
-
-def _text_preprocessor(cfg: ml_collections.ConfigDict, spec: TFDSSpec,
-                       vocabulary: text.Vocabulary):
-  max_length = cfg.max_length
-
-  def preprocess(example):
-    encoded = vocabulary.encode(example[spec.text_key], max_length)
-    return {'inputs': encoded['inputs'], 'label': np.asarray(example['label'], np.int32),
-            'length': encoded['length']}
-
-  return preprocess
-
-
-def load_tfds(cfg: ml_collections.ConfigDict, workdir: str | None) -> Dataset:
+def load_tfds(cfg, workdir: str | None) -> Dataset:
   """Loads one of ``TFDS_DATASETS`` (see the module docstring)."""
-  name = cfg.name
-  spec = TFDS_DATASETS[name]
+  name, spec = cfg.name, TFDS_DATASETS[cfg.name]
   ensure_available(name, cfg.data_dir)
   tfds = _import_tfds(spec)
-  raw = {ours: _RandomAccess(_open_split(tfds, name, theirs, cfg.data_dir))
-         for ours, theirs in spec.splits.items()}
+  try:
+    raw = {ours: _RandomAccess(tfds.data_source(name, split=theirs, data_dir=cfg.data_dir))
+           for ours, theirs in spec.splits.items()}
+  except NotImplementedError as error:  # prepared, but only as TFRecord (no random access)
+    raise DatasetUnavailableError(
+        f'TFDS dataset {name!r} in {cfg.data_dir or "the default TFDS directory"} is not stored in '
+        f'a random-access format; prepare it with file_format=array_record ({error}).') from error
 
   metadata: dict[str, Any] = {'tfds_splits': dict(spec.splits)}
   vocab_size = None
   if spec.modality == 'image':
-    preprocess = _image_preprocessor(cfg, spec)
+    def preprocess(example):
+      image = np.asarray(example['image'], np.float32) / 255.0
+      return {'inputs': preprocessing.normalize(image, cfg.normalize, mean=spec.mean, std=spec.std),
+              'label': np.asarray(example['label'], np.int32)}
     if cfg.normalize == 'per_channel':
       metadata.update(normalize_mean=spec.mean, normalize_std=spec.std)
   else:
@@ -235,28 +180,19 @@ def load_tfds(cfg: ml_collections.ConfigDict, workdir: str | None) -> Dataset:
     vocabulary = text.load_or_build_vocabulary(train_texts, vocab_size=cfg.vocab_size, path=path)
     vocab_size = len(vocabulary)
     metadata.update(vocabulary_path=path, vocabulary=vocabulary)
-    preprocess = _text_preprocessor(cfg, spec, vocabulary)
+
+    def preprocess(example):
+      encoded = vocabulary.encode(example[spec.text_key], cfg.max_length)
+      return {'inputs': encoded['inputs'], 'label': np.asarray(example['label'], np.int32),
+              'length': encoded['length']}
 
   splits = {ours: grain.MapDataset.source(source) for ours, source in raw.items()}
-  count = validation_count(len(raw['train']), cfg.validation_fraction)
-  if count:
-    num_train = len(raw['train']) - count
+  if cfg.validation_fraction:
+    num_train = len(raw['train']) - holdout_count(len(raw['train']), cfg.validation_fraction,
+                                                  'validation_fraction')
     splits['validation'] = splits['train'].slice(slice(num_train, None))
     splits['train'] = splits['train'].slice(slice(0, num_train))
   splits = {split: dataset.map(preprocess) for split, dataset in splits.items()}
 
-  first = splits['train'][0]
-  return Dataset(
-      name=name,
-      num_classes=spec.num_classes,
-      input_shape=tuple(first['inputs'].shape),
-      input_dtype=first['inputs'].dtype,
-      label_shape=(),
-      vocab_size=vocab_size,
-      splits=splits,
-      num_examples={split: len(dataset) for split, dataset in splits.items()},
-      augment=(preprocessing.make_crop_flip(cfg.augment_padding, cfg.augment_flip)
-               if spec.modality == 'image' and cfg.augment else None),
-      read_options=grain.ReadOptions(num_threads=cfg.num_threads,
-                                     prefetch_buffer_size=cfg.prefetch_buffer_size),
-      metadata=metadata)
+  return from_splits(cfg, splits, num_classes=spec.num_classes, vocab_size=vocab_size,
+                     image=spec.modality == 'image', metadata=metadata)
