@@ -62,6 +62,7 @@ from flax import linen as nn
 
 from highway_jax import grid_lstm, recurrent
 from highway_jax.errors import ConfigError, choice_error
+from highway_jax.gating import OUTPUT_FORMS
 from highway_jax.models import shared
 
 # Old config keys: a config that still uses one stops with a line naming the new key.
@@ -99,7 +100,7 @@ class Model(nn.Module):
   non_lstm_dims: tuple[int, ...] = ()
   priority_dims: tuple[int, ...] = ()
   activation: shared.Activation = 'tanh'
-  output_form: Literal['standard', 'paper'] = 'standard'
+  output_form: Literal[OUTPUT_FORMS] = 'standard'
   forget_bias_init: float = 1.0
   patch_size: shared.Size = 1
   pooling: Literal['last', 'mean', 'max', 'flatten'] = 'last'
