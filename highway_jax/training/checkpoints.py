@@ -89,8 +89,7 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
-  def best_step(self) -> int | None:
-    """The step of the best checkpoint by ``best_metric`` (None when untracked or none saved)."""
+  def best_step(self) -> int | None:  # None when best_metric is unset or nothing was saved
     return self._manager.best_step() if self.best_metric else None
 
   def save(self, step: int, state: Any, data_iterator: Any = None,
@@ -105,11 +104,7 @@ class Checkpointer:
     return self._manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
 
   def restore(self, step: int, abstract_state: Any, data_iterator: Any = None):
-    """Restores ``(state, data_iterator)`` of ``step`` into the given abstract state and iterator.
-
-    Raises:
-      CheckpointError: the checkpoint is unreadable or its arrays don't match ``abstract_state``.
-    """
+    """``(state, data_iterator)`` of ``step``, restored into ``abstract_state`` and the iterator."""
     path = self.step_path(step)
     try:
       metadata = self._manager.item_metadata(step)['state']
@@ -137,8 +132,7 @@ class Checkpointer:
                             'to start over, or use another --workdir.') from e
     return restored['state'], restored['data'] if data_iterator is not None else None
 
-  def reached_preemption(self, step: int) -> bool:
-    """True when the JAX preemption notice (multi-host) asks every process to save now."""
+  def reached_preemption(self, step: int) -> bool:  # JAX's multi-host preemption notice
     return self._manager.reached_preemption(step)
 
   def wait_until_finished(self) -> None:

@@ -1,14 +1,8 @@
-"""Checks a training config before any work starts, so a bad key fails in one clear line.
+"""``validate_config(config)``: a bad key fails in one ``ConfigError`` line before any work starts.
 
-``validate_config(config)`` checks the top-level keys against ``defaults.Training`` and
-``config.optimizer`` / ``config.schedule`` against ``defaults.Optimizer`` / ``defaults.Schedule``
-with ``errors.build`` (unknown or mistyped keys, names outside their ``Literal``, numbers outside
-their ``Bounds``), then what no single key can say: the training length and the warmup within it.
-``config.data`` and ``config.model`` are checked where they are used, by ``data.load`` and
-``models.get_model``. Every failure raises ``ConfigError`` whose message names the key.
-
-Example: ``config.optimizer.name = 'adm'`` gives ``ConfigError: config.optimizer.name='adm' is not one
-of 'sgd', 'momentum', 'nesterov', 'adam', 'adamw'.``
+The top-level keys, ``config.optimizer`` and ``config.schedule`` are checked against ``defaults``'s
+dataclasses with ``errors.build``, then the training length and the warmup within it;
+``config.data`` and ``config.model`` are checked where used (``data.load``, ``models.get_model``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The base config every experiment starts from, its schema, and the parser for ``file.py:key=value``.
 
-The schema: ``Training`` (top-level keys), ``Optimizer`` and ``Schedule``, dataclasses whose annotations
-hold each key's type, allowed values and bounds (``validate_config`` checks them), plus
-``data.DataConfig`` and each model's ``Model`` (``config.model`` has only ``name`` by default).
+The schema: the dataclasses ``Training`` (top-level keys), ``Optimizer`` and ``Schedule`` (checked by
+``validate_config``), ``data.DataConfig`` and each model's ``Model``.
 
 Config files (``configs/*.py``) are loaded by path, so they can't import a sibling ``common.py``; they
 build on :func:`default_config` (or on a sibling config, :func:`load_config_file`) instead::
@@ -115,14 +114,9 @@ def _parse(text: str, default: Any) -> Any:
 
 def parse_arg(arg: str | None, *, choices: Mapping[str, Sequence[Any]] | None = None,
               **spec: Any) -> ml_collections.ConfigDict:
-  """Parses the ``key=value,...`` string of ``--config=file.py:key=value,...`` (big_vision's).
-
-  ``arg`` is the string after the colon (``None`` or ``''`` when there is none; a key without a
-  value means true), ``spec`` every accepted key with its default, whose type the value is converted
-  to (bools accept true/false/1/0), ``choices`` the allowed values of some keys. Returns a ConfigDict
-  of every spec key; raises ConfigError, naming the argument, for an unknown key, a value not of the
-  default's type or one outside ``choices``.
-  """
+  """The ``key=value,...`` after the colon of ``--config=file.py:key=value,...`` (big_vision's) as a
+  ConfigDict of every ``spec`` key (its default, whose type values convert to; bools accept
+  true/false/1/0, no value means true); ``choices`` are some keys' allowed values."""
   result = ml_collections.ConfigDict(spec)
   for item in filter(None, (arg or '').split(',')):
     key, has_value, text = (part.strip() for part in item.partition('='))
@@ -138,12 +132,8 @@ def parse_arg(arg: str | None, *, choices: Mapping[str, Sequence[Any]] | None = 
 
 def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None, *,
                      relative_to: str | None = None) -> ml_collections.ConfigDict:
-  """``get_config(arg)`` of a config file given as ``'path.py[:arg]'``, as ``--config=`` reads it.
-
-  ``overrides`` sets dotted keys afterwards, e.g. ``{'model.cell': 'lstm'}``. Configs use it to build
-  on a sibling config: ``load_config_file('cifar_highway.py', relative_to=__file__)`` resolves the
-  path in the directory of the file ``relative_to``.
-  """
+  """``get_config(arg)`` of ``'path.py[:arg]'`` as ``--config=`` reads it, then ``overrides`` of dotted
+  keys (``{'model.cell': 'lstm'}``); ``relative_to=__file__`` resolves a sibling config's path."""
   path, _, arg = spec.partition(':')
   if relative_to is not None:
     path = os.path.join(os.path.dirname(os.path.abspath(relative_to)), path)
@@ -165,9 +155,8 @@ def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None, *,
 
 def runlocal(config: ml_collections.ConfigDict, *, batch_size: int, eval_batch_size: int,
              steps: int = 4, every: int = 2) -> ml_collections.ConfigDict:
-  """Shrinks ``config`` to a ``:runlocal`` variant (what the tests train): ``steps`` steps of
-  ``batch_size``, logged, evaluated and checkpointed (synchronously) every ``every`` steps, warmup at
-  most one step. The model and data sizes are the config's own business."""
+  """``config`` shrunk to a ``:runlocal`` variant (what the tests train): ``steps`` steps, logged,
+  evaluated and checkpointed (synchronously) every ``every`` steps, warmup at most one step."""
   config.batch_size = batch_size
   config.eval_batch_size = eval_batch_size
   config.num_train_steps = steps

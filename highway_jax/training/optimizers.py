@@ -25,12 +25,6 @@ Weight decay applies only to parameters named ``kernel`` or ``embedding``. Biase
 which matters for highway gates: decaying the transform bias b_T would pull it away from its negative
 initialisation.
 
-Config fields::
-
-    config.optimizer: name, learning_rate, momentum, b1, b2, eps, weight_decay, grad_clip_norm
-    config.schedule:  name, warmup_steps, alpha, decay_rate, transition_steps, staircase,
-                      boundaries, decay_factor
-
 Example::
 
     from highway_jax.training import default_config
@@ -99,19 +93,13 @@ def create_learning_rate_schedule(config: ml_collections.ConfigDict,
 
 def decay_mask(params):
   """True for the leaves weight decay acts on: those named ``kernel`` or ``embedding``."""
-  def is_decayed(path, _):
-    last = path[-1]
-    name = getattr(last, 'key', getattr(last, 'name', None))
-    return name in DECAYED_PARAMETER_NAMES
-  return jax.tree_util.tree_map_with_path(is_decayed, params)
+  return jax.tree_util.tree_map_with_path(lambda path, _: getattr(
+      path[-1], 'key', getattr(path[-1], 'name', None)) in DECAYED_PARAMETER_NAMES, params)
 
 
 def create_optimizer(config: ml_collections.ConfigDict,
                      total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """The optax transformation and its learning-rate schedule (module docstring).
-
-  ``config.optimizer``'s name and non-negative rates are checked once, by ``validate_config``.
-  """
+  """The optax transformation and its learning-rate schedule (module docstring)."""
   opt = config.optimizer
   schedule = create_learning_rate_schedule(config, total_steps)
   if opt.name in ('momentum', 'nesterov') and not 0.0 <= opt.momentum < 1.0:
