@@ -6,15 +6,13 @@ trained run (``scripts/analyze_gates.py``).
 A highway layer l computes ``y = H(x)·T(x) + x·(1 − T(x))`` with the transform gate
 ``T(x) = σ(W_T x + b_T)``, one gate per unit. This module measures, per layer l and unit j:
 
-* the transform bias ``b_T[l, j]`` and its distribution per layer (mean, std, percentiles, histogram),
-  read from the parameters (``.../T/bias``), to compare initialisation with the trained network;
+* the transform bias ``b_T[l, j]`` (``.../T/bias``) and its distribution per layer, init vs trained;
 * the mean gate activity over a data split, ``(1/N) Σ_n T_l(x_n)[j]``  (Fig. 2, second column);
 * the gate map ``T_l(x_n)[j]`` of a few single examples  (Fig. 2, third column);
-* the class-conditional mean ``(1/N_c) Σ_{n: y_n = c} T_l(x_n)[j]``, and its deviation from the mean
-  over all examples (Fig. 3).
+* the class-conditional mean ``(1/N_c) Σ_{n: y_n = c} T_l(x_n)[j]`` minus the overall mean (Fig. 3).
 
-For conv layers a "unit" is a channel and the gate is first averaged over the spatial positions of
-each example (for sequence layers, over time steps, padding included).
+A conv "unit" is a channel, its gate averaged over each example's positions (sequence layers: over
+time steps, padding included).
 
 A *gate site* is one highway module: a :class:`~highway_jax.stack.HighwayStack`'s scanned ``layers``
 or a single ``Highway``/``HighwayConv``, found by path, e.g. ``'encoder/stack/layers'``:
@@ -38,11 +36,9 @@ Example::
       _, state = model.apply(variables, batch['inputs'], train=False, mutable=['intermediates'])
       return state['intermediates']
 
-    stats = gates.gate_statistics(apply_fn, {'params': params},
-                                  data.eval_batches(ds, 'train', batch_size=500), num_classes=10)
-    site = stats['stack/layers']
-    site.layer_mean_activity            # (L,) mean gate per layer
-    site.class_deviation                # (10, L, F) class mean minus overall mean
+    site = gates.gate_statistics(apply_fn, {'params': params}, data.eval_batches(ds, 'train',
+                                 batch_size=500), num_classes=10)['stack/layers']
+    site.layer_mean_activity, site.class_deviation    # (L,), (10, L, F)
     init, trained = gates.compare_transform_biases(init_params, params)['stack/layers']
     init.mean, trained.percentiles      # (L,), (5, L)
 """
@@ -272,14 +268,12 @@ def gate_statistics(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, 
 def write_layer_summary_csv(path: str | os.PathLike, *, bias_init: BiasDistribution,
                             bias_trained: BiasDistribution, gates: GateStatistics) -> str:
   """One row per layer of one site: bias mean/std/median at init and trained, mean gate activity."""
-  rows = []
-  for layer in range(gates.num_layers):
-    row = {'layer': layer, 'mean_gate_activity': gates.layer_mean_activity[layer]}
-    for suffix, dist in (('init', bias_init), ('trained', bias_trained)):
-      row |= {f'bias_mean_{suffix}': dist.mean[layer], f'bias_std_{suffix}': dist.std[layer],
-              f'bias_median_{suffix}': np.median(dist.bias[layer])}
-    rows.append(row)
-  return write_csv(os.fspath(path), LAYER_CSV_FIELDS, rows)
+  columns = {'mean_gate_activity': gates.layer_mean_activity}
+  for suffix, dist in (('init', bias_init), ('trained', bias_trained)):
+    columns |= {f'bias_mean_{suffix}': dist.mean, f'bias_std_{suffix}': dist.std,
+                f'bias_median_{suffix}': np.median(dist.bias, axis=1)}
+  return write_csv(os.fspath(path), LAYER_CSV_FIELDS, [
+      {'layer': layer} | {k: v[layer] for k, v in columns.items()} for layer in range(gates.num_layers)])
 
 
 def _layer_map(ax, values: np.ndarray, *, title: str, cmap: str = 'viridis', vmin=None, vmax=None,
@@ -429,21 +423,18 @@ def analyze_gates_run(workdir: str, output_dir: str | None = None, *, split: str
                                num_classes=num_classes, num_kept_examples=num_examples)
   files, summary, class_rows = [], {}, []
   for site, (init, trained) in compared.items():
-    stats = statistics[site]
+    stats, title = statistics[site], f'{run.name} {site}'
     suffix = '' if len(compared) == 1 else '_' + site.replace('/', '-')
-    title = f'{run.name} {site}'
-    files.append(write_layer_summary_csv(os.path.join(output_dir, f'gates{suffix}.csv'),
-                                         bias_init=init, bias_trained=trained, gates=stats))
-    files.append(plot_transform_biases(
-        init, trained, os.path.join(output_dir, f'gate_biases{suffix}.png'),
-        title=f'{title}: transform biases, init vs step {run.step}'))
-    files.append(plot_gate_activity(
-        stats, os.path.join(output_dir, f'gate_activity{suffix}.png'),
-        title=f'{title}: mean transform gate over {stats.num_examples} {split} examples'))
+    out = lambda name, ext='png': os.path.join(output_dir, f'{name}{suffix}.{ext}')
+    files += [write_layer_summary_csv(out('gates', 'csv'), bias_init=init, bias_trained=trained,
+                                      gates=stats),
+              plot_transform_biases(init, trained, out('gate_biases'),
+                                    title=f'{title}: transform biases, init vs step {run.step}'),
+              plot_gate_activity(stats, out('gate_activity'), title=(
+                  f'{title}: mean transform gate over {stats.num_examples} {split} examples'))]
     if stats.example_gates.shape[0]:
-      files.append(plot_example_gates(
-          stats, os.path.join(output_dir, f'gate_examples{suffix}.png'),
-          title=f'{title}: transform gates of single {split} examples'))
+      files.append(plot_example_gates(stats, out('gate_examples'),
+                                      title=f'{title}: transform gates of single {split} examples'))
     summary[site] = {
         'bias_mean_init': init.mean, 'bias_mean_trained': trained.mean,
         'bias_median_trained': np.median(trained.bias, axis=1),
@@ -452,7 +443,7 @@ def analyze_gates_run(workdir: str, output_dir: str | None = None, *, split: str
         'example_labels': stats.example_labels, 'num_examples': stats.num_examples,
     }
     if num_classes is not None:
-      files.append(plot_class_gates(stats, os.path.join(output_dir, f'gate_classes{suffix}.png'),
+      files.append(plot_class_gates(stats, out('gate_classes'),
                                     title=f'{title}: class mean minus overall mean gate'))
       class_layer = stats.class_mean_activity.mean(axis=2)  # (num_classes, num_layers)
       deviation = class_layer - stats.layer_mean_activity[None]

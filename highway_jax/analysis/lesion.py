@@ -13,10 +13,8 @@ unlesioned network, the baseline) we measure over a whole data split
 where ``e_l`` is the boolean mask of shape ``(num_layers,)`` that is true only at layer l. A layer
 whose lesion barely changes the loss does not contribute to the trained network.
 
-One compiled program serves every layer: the masks are a traced argument, ``jax.lax.map`` runs the
-forward pass once per mask inside the compiled step, and the data is read once. Keep every batch the
-same shape (``data.eval_batches`` pads the last batch and marks it with ``'mask'``) and the step
-compiles exactly once.
+One compiled program serves every layer (``jax.lax.map`` over the traced masks), and the data is read
+once; same-shape batches (``data.eval_batches`` pads the last one, ``'mask'`` 0) compile it once.
 
 Contract with the model::
 
@@ -36,8 +34,7 @@ Example::
     def apply_fn(params, batch, lesion):
       return model.apply({'params': params}, batch['inputs'], train=False, lesion=lesion)
 
-    result = lesion_sweep(apply_fn, params, data.eval_batches(ds, 'train', batch_size=500),
-                          num_layers=49)
+    result = lesion_sweep(apply_fn, params, data.eval_batches(ds, 'train', batch_size=500), 49)
     result.baseline_loss, result.loss[3]      # unlesioned loss; loss with layer 3 lesioned
     write_lesion_csv(result, 'runs/mnist_highway50/lesion.csv')
 """

@@ -21,14 +21,6 @@ from highway_jax.training.evaluation import evaluate_checkpoint
 from highway_jax.training.train import format_metrics, train_and_evaluate
 
 __all__ = [
-    'CheckpointError',
-    'ConfigError',
-    'NonFiniteLossError',
-    'default_config',
-    'evaluate_checkpoint',
-    'format_metrics',
-    'load_config_file',
-    'parse_arg',
-    'runlocal',
-    'train_and_evaluate',
+    'CheckpointError', 'ConfigError', 'NonFiniteLossError', 'default_config', 'evaluate_checkpoint',
+    'format_metrics', 'load_config_file', 'parse_arg', 'runlocal', 'train_and_evaluate',
 ]

@@ -1,27 +1,19 @@
 """Checkpoints of the train state and the data iterator, with Orbax's ``CheckpointManager``.
 
-Each checkpoint ``<directory>/<step>/`` holds two items, saved together by
-``ocp.args.Composite``:
+Each checkpoint ``<directory>/<step>/`` holds ``state`` (step, params, optimizer state; arrays only)
+and ``data`` (the grain iterator's position), so a restored run continues with exactly the batches
+and random numbers it would have seen.
 
-    state   the train state (step, params, optimizer state) via ``StandardSave``;
-            arrays only (no typed PRNG keys: the dropout key is derived from config.seed and the step)
-    data    the grain iterator's position, via grain's Orbax handler
+Kept: the ``keep`` latest, plus (with ``best_metric``) the one whose evaluation ``best_metric`` is best
+(``best_mode`` 'max' or 'min'). Stale temporary directories of an interrupted save are removed.
 
-so a restored run continues with exactly the batches and random numbers it would have seen.
-
-Kept: the ``keep`` latest checkpoints, plus (if ``best_metric`` is set) the one whose evaluation
-``best_metric`` is best (``best_mode`` 'max' or 'min'); checkpoints saved without metrics count only
-toward the latest ones. Stale temporary directories of an interrupted save are removed on start.
-
-Restoring goes into an abstract target (``jax.eval_shape`` of the state's init, with shardings), so
-the restored arrays get the current run's shardings. Before restoring, the stored array shapes are
-compared with the target's. Any mismatch (e.g. a different model width) or unreadable file raises
-``CheckpointError`` naming the checkpoint path; there is no silent re-initialisation.
+Restoring goes into an abstract target (shapes, dtypes, shardings), after comparing the stored
+shapes with it: a mismatch or an unreadable file raises ``CheckpointError`` naming the checkpoint
+path; there is no silent re-initialisation.
 
 Example::
 
     ckpt = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=2, best_metric='accuracy')
-    # or, for a run: Checkpointer.of_run(workdir, config)
     if ckpt.latest_step() is not None:
       state, iterator = ckpt.restore(ckpt.latest_step(), abstract_state, iterator)
     ckpt.save(step, state, iterator, metrics={'accuracy': 0.97, 'loss': 0.1})
@@ -69,9 +61,8 @@ class Checkpointer:
         enable_async_checkpointing=async_checkpointing)
     # Naming the handlers lets a fresh manager read a checkpoint's metadata before any restore.
     self._manager = ocp.CheckpointManager(
-        self.directory, options=options,
-        item_handlers={'state': ocp.StandardCheckpointHandler(),
-                       'data': grain.checkpoint.CheckpointHandler()})
+        self.directory, options=options, item_handlers={
+            'state': ocp.StandardCheckpointHandler(), 'data': grain.checkpoint.CheckpointHandler()})
 
   @classmethod
   def of_run(cls, workdir: str, config, *, async_checkpointing: bool = False) -> Checkpointer:

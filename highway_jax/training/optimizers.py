@@ -27,12 +27,8 @@ initialisation.
 
 Example::
 
-    from highway_jax.training import default_config
-    from highway_jax.training.optimizers import create_optimizer
-
     config = default_config()
-    config.optimizer.name = 'nesterov'
-    config.schedule.name = 'step'
+    config.optimizer.name, config.schedule.name = 'nesterov', 'step'
     tx, schedule = create_optimizer(config, total_steps=1000)
     schedule(999)  # learning_rate · 0.1 ** 2
 """

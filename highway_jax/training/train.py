@@ -17,10 +17,9 @@ jit-compiled, with the state replicated and the batch split over every device on
     at the end                    final checkpoint, evaluation on 'test', results.json, loss.png and
                                   accuracy.png
 
-Resuming: if ``workdir/checkpoints`` has a checkpoint, training restarts from the latest one, with the
-data iterator's position, so the run continues bit-identically to one never interrupted (on the same
-hardware). SIGTERM (or a multi-host preemption notice) saves a checkpoint and returns early with
-``{'preempted': True, ...}``. A checkpoint that doesn't fit the current config is a CheckpointError.
+Resuming from the latest checkpoint (with the data position) continues bit-identically to a run never
+interrupted (same hardware). SIGTERM (or a multi-host preemption notice) saves a checkpoint and
+returns ``{'preempted': True, 'step': ...}``.
 
 Example::
 
