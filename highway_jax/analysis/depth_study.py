@@ -45,8 +45,7 @@ def plot_metric_vs_depth(values: Mapping[str, Mapping[int, float]], path: str | 
   if chance is not None:
     ax.axhline(scale * chance, color='gray', linestyle=':', label='chance')
   ax.set_xticks(sorted({int(d) for by_depth in values.values() for d in by_depth}))
-  style_axes(ax, integer_x=False, xlabel='depth (layers)', ylabel=ylabel,
-             title=title or f'{ylabel} vs depth')
+  style_axes(ax, integer_x=False, xlabel='depth (layers)', ylabel=ylabel, title=title or f'{ylabel} vs depth')
   return save_figure(fig, path)
 
 

@@ -73,8 +73,7 @@ def sample_trials(depths: Sequence[int], families: Sequence[str], num_trials: in
       for index in range(num_trials):
         lr = float(math.exp(rng.uniform(math.log(low), math.log(high))))
         bias = float(rng.uniform(*transform_bias_range))  # drawn for both, so streams stay aligned
-        trials.append(Trial(family, int(depth), index, lr,
-                            round(bias, 4) if family == 'highway' else None))
+        trials.append(Trial(family, int(depth), index, lr, round(bias, 4) if family == 'highway' else None))
   return trials
 
 
@@ -94,8 +93,7 @@ def best_trials(rows: Sequence[Mapping[str, Any]], key: str = 'train_loss') -> d
 
 def plot_depth_sweep(best_loss: Mapping[str, Mapping[int, float]], path: str | os.PathLike, *,
                      curves: Mapping[str, Mapping[int, tuple[Sequence[float], Sequence[float]]]]
-                     | None = None, ylabel: str = 'best training loss',
-                     title: str | None = None) -> str:
+                     | None = None, ylabel: str = 'best training loss', title: str | None = None) -> str:
   """Best training loss ``{family: {depth: loss}}`` vs depth (log y) and, below it, one panel per
   depth of the loss curves ``{family: {depth: (steps, losses)}}``."""
   colors = {family: f'C{i}' for i, family in enumerate(best_loss)}
@@ -134,8 +132,7 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
   with ``steps``, the budget (``runs.with_step_budget``) of ``make_config(depth, family)``; ``log``
   gets one line per trial."""
   rows = []
-  for trial in sample_trials(depths, families, num_trials, seed,
-                             learning_rate_range=learning_rate_range,
+  for trial in sample_trials(depths, families, num_trials, seed, learning_rate_range=learning_rate_range,
                              transform_bias_range=transform_bias_range):
     config = with_step_budget(make_config(trial.depth, trial.family), steps)
     config.seed = seed
@@ -155,8 +152,7 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
       if not os.path.exists(cached):
         write_json(cached, evaluate_checkpoint(run_dir, 'latest', split='train'))
       train_metrics = read_json(cached)
-      row.update(status='ok', train_loss=train_metrics['loss'],
-                 train_accuracy=train_metrics['accuracy'],
+      row.update(status='ok', train_loss=train_metrics['loss'], train_accuracy=train_metrics['accuracy'],
                  last_logged_train_loss=results.get('train_loss'),
                  test_loss=results.get('test_loss'), test_accuracy=results.get('test_accuracy'),
                  steps=results.get('step'), num_params=results.get('num_params'))
@@ -184,7 +180,6 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
         curves={f: {d: metric_curve(read_metrics(run), 'train', 'loss') for d, run in by_depth.items()}
                 for f, by_depth in run_dirs.items()})
     plot_metric_curves({f'{f} {d} layers': run for f, by_depth in run_dirs.items()
-                        for d, run in sorted(by_depth.items())},
-                       os.path.join(workdir, 'best_curves.png'),
+                        for d, run in sorted(by_depth.items())}, os.path.join(workdir, 'best_curves.png'),
                        title='Training loss of the best trial per depth')
   return payload

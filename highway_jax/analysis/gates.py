@@ -85,8 +85,7 @@ def find_transform_biases(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
   return found
 
 
-def find_transform_gates(intermediates: Mapping[str, Any],
-                         params: Mapping[str, Any]) -> dict[str, Array]:
+def find_transform_gates(intermediates: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Array]:
   """Every sown transform gate, by site path, as ``(num_layers, batch, ..., features)``; the site's
   ``T/bias`` in ``params`` gives its layer axes. Works on traced arrays too (inside ``jit``)."""
   biases = traverse_util.flatten_dict(params)
@@ -300,8 +299,7 @@ def plot_transform_biases(init: BiasDistribution, trained: BiasDistribution,
     for (low, high), alpha in (((5.0, 95.0), 0.15), ((25.0, 75.0), 0.35)):
       bands_ax.fill_between(layers, dist.percentile(low), dist.percentile(high), color=color,
                             alpha=alpha, linewidth=0)
-    bands_ax.plot(layers, dist.percentile(50.0), color=color,
-                  label=f'{label}: median, 25–75 %, 5–95 %')
+    bands_ax.plot(layers, dist.percentile(50.0), color=color, label=f'{label}: median, 25–75 %, 5–95 %')
   style_axes(bands_ax, xlabel='layer', ylabel='transform bias $b_T$',
              title='Transform bias distribution per layer', legend='small')
   _layer_map(map_ax, trained.bias, title='Trained transform biases', label='$b_T$')
@@ -309,8 +307,7 @@ def plot_transform_biases(init: BiasDistribution, trained: BiasDistribution,
   return save_figure(fig, path)
 
 
-def plot_gate_activity(stats: GateStatistics, path: str | os.PathLike, *,
-                       title: str | None = None) -> str:
+def plot_gate_activity(stats: GateStatistics, path: str | os.PathLike, *, title: str | None = None) -> str:
   """Mean transform gate over the data: layers × units map and the per-layer mean (Fig. 2)."""
   fig = Figure(figsize=(11, 4), layout='constrained')
   map_ax, line_ax = fig.subplots(1, 2)
@@ -318,8 +315,7 @@ def plot_gate_activity(stats: GateStatistics, path: str | os.PathLike, *,
              vmax=1.0, label='mean T(x)')
   layers = np.arange(stats.num_layers)
   low, high = np.percentile(stats.mean_activity, [5, 95], axis=1)
-  line_ax.fill_between(layers, low, high, color='tab:blue', alpha=0.2, linewidth=0,
-                       label='5–95 % of units')
+  line_ax.fill_between(layers, low, high, color='tab:blue', alpha=0.2, linewidth=0, label='5–95 % of units')
   line_ax.plot(layers, stats.layer_mean_activity, 'o-', color='tab:blue', markersize=3,
                label='mean over units')
   style_axes(line_ax, ylim=(0.0, 1.0), xlabel='layer', ylabel='mean T(x)',
@@ -340,8 +336,7 @@ def plot_example_gates(stats: GateStatistics, path: str | os.PathLike, *,
   axes = np.atleast_1d(fig.subplots(1, count, sharey=True))
   for i, ax in enumerate(axes):
     label = stats.example_labels[i]
-    name = (class_names[int(label)] if class_names is not None and np.ndim(label) == 0
-            else f'label {label}')
+    name = (class_names[int(label)] if class_names is not None and np.ndim(label) == 0 else f'label {label}')
     image = _layer_map(ax, stats.example_gates[i], title=f'example {i} ({name})', vmin=0.0, vmax=1.0,
                        colorbar=False)
     if i:
@@ -426,8 +421,7 @@ def analyze_gates_run(workdir: str, output_dir: str | None = None, *, split: str
     stats, title = statistics[site], f'{run.name} {site}'
     suffix = '' if len(compared) == 1 else '_' + site.replace('/', '-')
     out = lambda name, ext='png': os.path.join(output_dir, f'{name}{suffix}.{ext}')
-    files += [write_layer_summary_csv(out('gates', 'csv'), bias_init=init, bias_trained=trained,
-                                      gates=stats),
+    files += [write_layer_summary_csv(out('gates', 'csv'), bias_init=init, bias_trained=trained, gates=stats),
               plot_transform_biases(init, trained, out('gate_biases'),
                                     title=f'{title}: transform biases, init vs step {run.step}'),
               plot_gate_activity(stats, out('gate_activity'), title=(
@@ -447,17 +441,13 @@ def analyze_gates_run(workdir: str, output_dir: str | None = None, *, split: str
                                     title=f'{title}: class mean minus overall mean gate'))
       class_layer = stats.class_mean_activity.mean(axis=2)  # (num_classes, num_layers)
       deviation = class_layer - stats.layer_mean_activity[None]
-      class_rows += [{'site': site, 'class': c, 'layer': layer,
-                      'mean_gate_activity': class_layer[c, layer],
+      class_rows += [{'site': site, 'class': c, 'layer': layer, 'mean_gate_activity': class_layer[c, layer],
                       'deviation_from_mean': deviation[c, layer]}
                      for c in range(class_layer.shape[0]) for layer in range(class_layer.shape[1])]
-      summary[site] |= {'class_layer_mean_activity': class_layer,
-                        'class_counts': stats.class_counts}
+      summary[site] |= {'class_layer_mean_activity': class_layer, 'class_counts': stats.class_counts}
   if class_rows:
-    files.append(write_csv(os.path.join(output_dir, 'gate_classes.csv'), GATE_CLASS_CSV_FIELDS,
-                           class_rows))
+    files.append(write_csv(os.path.join(output_dir, 'gate_classes.csv'), GATE_CLASS_CSV_FIELDS, class_rows))
   files.append(write_json(os.path.join(output_dir, 'gates.json'),
                           {'step': run.step, 'split': split, 'sites': summary}))
   return GateAnalysis(bias_init={s: d[0] for s, d in compared.items()},
-                      bias_trained={s: d[1] for s, d in compared.items()}, statistics=statistics,
-                      files=files)
+                      bias_trained={s: d[1] for s, d in compared.items()}, statistics=statistics, files=files)

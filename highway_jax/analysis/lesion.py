@@ -151,8 +151,7 @@ def write_lesion_csv(result: LesionResult, path: str | os.PathLike) -> str:
   rows = [dict(lesioned_layer=BASELINE, loss=result.baseline_loss,
                accuracy=result.baseline_accuracy, loss_increase=0.0, accuracy_drop=0.0)]
   rows += [dict(zip(CSV_FIELDS, values)) for values in zip(
-      result.layers.tolist(), result.loss, result.accuracy, result.loss_increase,
-      result.accuracy_drop)]
+      result.layers.tolist(), result.loss, result.accuracy, result.loss_increase, result.accuracy_drop)]
   return write_csv(os.fspath(path), CSV_FIELDS, rows)
 
 
@@ -177,10 +176,8 @@ def plot_lesion(result: LesionResult, path: str | os.PathLike, *, log_scale: boo
   for ax, values, baseline, ylabel, name in zip(
       fig.subplots(1, 2), (result.loss, 100 * result.accuracy),
       (result.baseline_loss, 100 * result.baseline_accuracy),
-      ('mean cross-entropy' + (' (log scale)' if log_scale else ''), 'accuracy (%)'),
-      ('Loss', 'Accuracy')):
-    ax.plot(result.layers, values, 'o-', color='tab:red', markersize=4,
-            label='layer lesioned (T = 0)')
+      ('mean cross-entropy' + (' (log scale)' if log_scale else ''), 'accuracy (%)'), ('Loss', 'Accuracy')):
+    ax.plot(result.layers, values, 'o-', color='tab:red', markersize=4, label='layer lesioned (T = 0)')
     ax.axhline(baseline, color='black', linestyle='--', label='no lesion')
     if log_scale and name == 'Loss':
       ax.set_yscale('log')

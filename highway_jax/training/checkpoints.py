@@ -53,12 +53,10 @@ class Checkpointer:
     best_fn = (lambda metrics: metrics[best_metric]) if best_metric else None
     if best_metric:
       policies.append(checkpoint_managers.BestN(
-          get_metric_fn=best_fn, reverse=best_mode == 'min', n=1,
-          keep_checkpoints_without_metrics=False))
+          get_metric_fn=best_fn, reverse=best_mode == 'min', n=1, keep_checkpoints_without_metrics=False))
     options = ocp.CheckpointManagerOptions(
         preservation_policy=checkpoint_managers.AnyPreservationPolicy(policies), best_fn=best_fn,
-        best_mode=best_mode, cleanup_tmp_directories=True,
-        enable_async_checkpointing=async_checkpointing)
+        best_mode=best_mode, cleanup_tmp_directories=True, enable_async_checkpointing=async_checkpointing)
     # Naming the handlers lets a fresh manager read a checkpoint's metadata before any restore.
     self._manager = ocp.CheckpointManager(
         self.directory, options=options, item_handlers={

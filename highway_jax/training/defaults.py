@@ -124,8 +124,7 @@ def parse_arg(arg: str | None, *, choices: Mapping[str, Sequence[Any]] | None = 
       raise ConfigError(f'unknown config argument {key!r}; allowed: {", ".join(spec)}.')
     value = _parse(text if has_value else 'true', spec[key])
     allowed = (choices or {}).get(key)
-    check_value(f'config argument {key}', value,
-                Literal[tuple(allowed)] if allowed else type(spec[key]))
+    check_value(f'config argument {key}', value, Literal[tuple(allowed)] if allowed else type(spec[key]))
     result[key] = value
   return result
 

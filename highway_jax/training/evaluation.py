@@ -34,8 +34,7 @@ def restore_run(workdir: str, checkpoint: str | int = 'latest') -> tuple[Setup, 
   ckpt = Checkpointer.of_run(workdir, config)
   try:
     steps = ckpt.all_steps()
-    step = {'latest': ckpt.latest_step, 'best': ckpt.best_step}.get(
-        checkpoint, lambda: int(checkpoint))()
+    step = {'latest': ckpt.latest_step, 'best': ckpt.best_step}.get(checkpoint, lambda: int(checkpoint))()
     if step not in steps:
       hint = (" ('best' needs a run with config.best_metric set; use 'latest')"
               if checkpoint == 'best' and not config.best_metric else '')

@@ -46,8 +46,7 @@ SCHEDULES = ('constant', 'cosine', 'exponential', 'step')
 DECAYED_PARAMETER_NAMES = ('kernel', 'embedding')
 
 
-def create_learning_rate_schedule(config: ml_collections.ConfigDict,
-                                  total_steps: int) -> optax.Schedule:
+def create_learning_rate_schedule(config: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
   """The schedule of module docstring, from ``config.optimizer.learning_rate`` and ``config.schedule``."""
   sched = config.schedule
   base = float(config.optimizer.learning_rate)
@@ -66,8 +65,7 @@ def create_learning_rate_schedule(config: ml_collections.ConfigDict,
           'config.schedule.name=\'exponential\' needs config.schedule.transition_steps > 0 and '
           f'config.schedule.decay_rate in (0, 1]; got {sched.transition_steps} and {sched.decay_rate}.')
     decayed = optax.exponential_decay(base, transition_steps=int(sched.transition_steps),
-                                      decay_rate=float(sched.decay_rate),
-                                      staircase=bool(sched.staircase))
+                                      decay_rate=float(sched.decay_rate), staircase=bool(sched.staircase))
   elif sched.name == 'step':
     boundaries = tuple(float(b) for b in sched.boundaries)
     if any(not 0.0 < b < 1.0 for b in boundaries) or list(boundaries) != sorted(set(boundaries)):

@@ -41,8 +41,7 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
   """Global arrays from this process's part of a batch, split over ``'data'`` along axis 0."""
   sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-  return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
 
 
 def check_batch_size(name: str, batch_size: int) -> None:

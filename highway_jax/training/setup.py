@@ -117,8 +117,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str | None) -> Setup:
 @jax.jit
 def eval_step(state: TrainState, batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
   """Summed loss and accuracy of one evaluation batch (padding masked out)."""
-  logits = state.apply_fn({'params': state.params}, batch['inputs'], train=False,
-                          lengths=batch.get('length'))
+  logits = state.apply_fn({'params': state.params}, batch['inputs'], train=False, lengths=batch.get('length'))
   return losses.metric_sums(logits, batch['label'], batch['mask'])
 
 

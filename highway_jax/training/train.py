@@ -79,8 +79,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
 
 def format_metrics(metrics: dict[str, float]) -> str:
   """``'loss 0.1234 | accuracy 96.50%'``."""
-  return ' | '.join(f'{k} {100 * v:.2f}%' if 'accuracy' in k else f'{k} {v:.4g}'
-                    for k, v in metrics.items())
+  return ' | '.join(f'{k} {100 * v:.2f}%' if 'accuracy' in k else f'{k} {v:.4g}' for k, v in metrics.items())
 
 
 def _progress_line(step: int, total: int, metrics: dict[str, float], speed: float) -> str:
@@ -88,8 +87,7 @@ def _progress_line(step: int, total: int, metrics: dict[str, float], speed: floa
   eta = (str(datetime.timedelta(seconds=round((total - step) / speed)))
          if speed > 0 and math.isfinite(speed) else '?')
   return ' | '.join([f'step {step:>{len(str(total))}}/{total}']
-                    + ([format_metrics(metrics)] if metrics else [])
-                    + [f'{speed:.1f} steps/s', f'ETA {eta}'])
+                    + ([format_metrics(metrics)] if metrics else []) + [f'{speed:.1f} steps/s', f'ETA {eta}'])
 
 
 @contextlib.contextmanager
@@ -198,8 +196,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           eval_metrics = evaluate(s, state, config.eval_split)
           last_eval = (step, eval_metrics)
           writer.write_scalars(step, config.eval_split, eval_metrics)
-          logging.info('step %d eval on %s | %s', step, config.eval_split,
-                       format_metrics(eval_metrics))
+          logging.info('step %d eval on %s | %s', step, config.eval_split, format_metrics(eval_metrics))
         if save_now:
           ckpt.save(step, state, train_iter, metrics=eval_metrics)
         if evaluate_now or save_now:
