@@ -160,10 +160,8 @@ def compare_transform_biases(init_params: Mapping[str, Any], trained_params: Map
                      f'{shapes[0]} vs {shapes[1]}.')
   out = {}
   for name in init:
-    edges = _edges(min(init[name].min(), trained[name].min()),
-                   max(init[name].max(), trained[name].max()), bins)
-    out[name] = (bias_distribution(init[name], bin_edges=edges),
-                 bias_distribution(trained[name], bin_edges=edges))
+    edges = _edges(min(init[name].min(), trained[name].min()), max(init[name].max(), trained[name].max()), bins)
+    out[name] = tuple(bias_distribution(biases[name], bin_edges=edges) for biases in (init, trained))
   return out
 
 
@@ -339,8 +337,7 @@ def plot_example_gates(stats: GateStatistics, path: str | os.PathLike, *,
     name = (class_names[int(label)] if class_names is not None and np.ndim(label) == 0 else f'label {label}')
     image = _layer_map(ax, stats.example_gates[i], title=f'example {i} ({name})', vmin=0.0, vmax=1.0,
                        colorbar=False)
-    if i:
-      ax.set_ylabel('')
+    ax.set_ylabel('' if i else 'layer')
   fig.colorbar(image, ax=list(axes), label='T(x)')
   fig.suptitle(title or f'Transform gates of single examples, {stats.name}')
   return save_figure(fig, path)
@@ -364,10 +361,7 @@ def plot_class_gates(stats: GateStatistics, path: str | os.PathLike, *,
     ax = fig.add_subplot(grid[c // columns, c % columns])
     image = _layer_map(ax, deviation[c], title=f'{names[c]} (n={stats.class_counts[c]})',
                        cmap='RdBu_r', vmin=-limit, vmax=limit, colorbar=False)
-    if c % columns:
-      ax.set_ylabel('')
-    if c // columns != rows - 1:
-      ax.set_xlabel('')
+    ax.set(ylabel='' if c % columns else 'layer', xlabel='unit' if c // columns == rows - 1 else '')
   summary_ax = fig.add_subplot(grid[:, columns:])
   summary = deviation.mean(axis=2)
   summary_limit = float(np.nanmax(np.abs(summary))) or 1.0

@@ -129,8 +129,7 @@ def lesion_sweep(apply_fn: ApplyFn, params: Any, batches: Iterable[Mapping[str, 
   ``num_layers``-long lesion mask lesioned in turn (module docstring's contract)."""
   masks = lesion_masks(num_layers, layers)
   step = eval_step or make_lesion_eval_step(apply_fn)
-  # Host-side float64 sums: float32 device sums would lose digits over a whole training set.
-  loss, correct, count = np.zeros(len(masks)), np.zeros(len(masks)), 0.0
+  loss, correct, count = np.zeros(len(masks)), np.zeros(len(masks)), 0.0  # float64: exact over a split
   for index, batch in checked_batches(batches):
     sums = jax.device_get(step(params, batch, jnp.asarray(masks)))
     if sums['invalid_labels']:
@@ -140,9 +139,8 @@ def lesion_sweep(apply_fn: ApplyFn, params: Any, batches: Iterable[Mapping[str, 
     loss += sums['loss']
     correct += sums['correct']
     count += float(sums['count'])
-  return LesionResult(layers=np.argmax(masks[1:], axis=1).astype(np.int64),
-                      loss=loss[1:] / count, accuracy=correct[1:] / count,
-                      baseline_loss=float(loss[0] / count),
+  return LesionResult(layers=np.argmax(masks[1:], axis=1).astype(np.int64), loss=loss[1:] / count,
+                      accuracy=correct[1:] / count, baseline_loss=float(loss[0] / count),
                       baseline_accuracy=float(correct[0] / count), num_examples=int(round(count)))
 
 

@@ -1,7 +1,7 @@
 """Training system: ``train_and_evaluate(config, workdir)`` and what it is built from.
 
-    defaults.py           default_config() (base of configs/*.py), parse_arg(), load_config_file()
-    config_validation.py  validate_config(): one-line ConfigErrors for bad fields
+    defaults.py           default_config() (base of configs/*.py), its schema and validate_config(),
+                          parse_arg(), load_config_file()
     optimizers.py, losses.py, parallel.py   optax from the config; metric sums; data parallelism
     workdir.py            the work directory's files: names, JSON, metrics.jsonl, TensorBoard
     checkpoints.py        Orbax CheckpointManager of (train state, data iterator)

@@ -1,7 +1,10 @@
-"""The base config every experiment starts from, its schema, and the parser for ``file.py:key=value``.
+"""The base config every experiment starts from, its schema and check, and the ``file.py:key=value`` parser.
 
-The schema: the dataclasses ``Training`` (top-level keys), ``Optimizer`` and ``Schedule`` (checked by
-``validate_config``), ``data.DataConfig`` and each model's ``Model``.
+The schema: the dataclasses ``Training`` (top-level keys), ``Optimizer`` and ``Schedule``,
+``data.DataConfig`` and each model's ``Model``. ``validate_config(config)`` checks the first three with
+``errors.build``, then the training length and the warmup within it, so a bad key fails in one
+``ConfigError`` line before any work starts; ``config.data`` and ``config.model`` are checked where
+used (``data.load``, ``models.get_model``).
 
 Config files (``configs/*.py``) are loaded by path, so they can't import a sibling ``common.py``; they
 build on :func:`default_config` (or on a sibling config, :func:`load_config_file`) instead::
@@ -10,17 +13,14 @@ build on :func:`default_config` (or on a sibling config, :func:`load_config_file
     from highway_jax.training import default_config, parse_arg
 
     def get_config(arg=None):
-      arg = parse_arg(arg, num_layers=50, block='highway', runlocal=False,
-                      choices={'block': ('highway', 'plain')})
+      arg = parse_arg(arg, num_layers=50, block='highway', choices={'block': ('highway', 'plain')})
       config = default_config()
-      config.data.name = 'digits'
-      config.model.name = 'highway_mlp'
+      config.data.name, config.model.name = 'digits', 'highway_mlp'
       config.model.num_layers = arg.num_layers
-      ...
       return config
 
-Run with ``python scripts/train.py --config=configs/my_experiment.py:num_layers=20,block=plain``; a key
-without a value means true (``:runlocal``). The comments of ``Training`` say what each key means.
+Run with ``python scripts/train.py --config=configs/my_experiment.py:num_layers=20,block=plain``.
+The comments of ``Training`` say what each key means.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Annotated, Any, Literal
 import ml_collections
 
 from highway_jax import data
-from highway_jax.errors import Bounds, ConfigError, check_value
+from highway_jax.errors import Bounds, ConfigError, build, check_value
 from highway_jax.training.optimizers import OPTIMIZERS, SCHEDULES
 
 Positive = Annotated[int, Bounds(gt=0)]
@@ -90,6 +90,22 @@ class Schedule:
   staircase: bool = False
   boundaries: tuple[float, ...] = (0.5, 0.75)
   decay_factor: float = 0.1
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError for the first bad key (module docstring)."""
+  sections = {'optimizer': Optimizer, 'schedule': Schedule}
+  build(Training, {k: v for k, v in config.items() if k not in ('data', 'model', *sections)}, 'config')
+  for name, schema in sections.items():
+    build(schema, config[name], f'config.{name}')
+  steps, warmup = config.num_train_steps, config.schedule.warmup_steps
+  if steps == -1 and config.num_epochs <= 0:
+    raise ConfigError(f'config.num_epochs={config.num_epochs!r} must be > 0 when config.num_train_steps=-1.')
+  if steps != -1 and steps <= 0:
+    raise ConfigError(f'config.num_train_steps={steps!r} must be > 0, or -1 to use num_epochs.')
+  if 0 < steps <= warmup:
+    raise ConfigError(
+        f'config.schedule.warmup_steps={warmup} must be smaller than config.num_train_steps={steps}.')
 
 
 def default_config() -> ml_collections.ConfigDict:

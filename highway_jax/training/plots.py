@@ -75,15 +75,12 @@ def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
 def plot_run(workdir: str) -> list[str]:
   """Writes loss.png and accuracy.png of the run in ``workdir`` (module docstring); their paths."""
   records = read_metrics(workdir)
-  splits = sorted({r['split'] for r in records})
   paths = []
   for kind in ('loss', 'accuracy'):
-    curves = {}
-    for split in splits:
-      names = sorted({k for r in records if r['split'] == split for k in r
-                      if (k == 'loss' if kind == 'loss' else 'accuracy' in k)})
-      for name in names:
-        curves[split if name == kind else f'{split} {name}'] = metric_curve(records, split, name)
+    curves = {split if name == kind else f'{split} {name}': metric_curve(records, split, name)
+              for split in sorted({r['split'] for r in records})
+              for name in sorted({k for r in records if r['split'] == split for k in r
+                                  if (k == 'loss' if kind == 'loss' else 'accuracy' in k)})}
     if curves:
       paths.append(plot_curves(curves, os.path.join(workdir, f'{kind}.png'), ylabel=kind,
                                log_scale=kind == 'loss'))

@@ -38,7 +38,7 @@ from jax.sharding import Mesh
 from highway_jax import data, models
 from highway_jax.errors import ConfigError
 from highway_jax.training import losses, parallel
-from highway_jax.training.config_validation import validate_config
+from highway_jax.training.defaults import validate_config
 from highway_jax.training.optimizers import create_optimizer
 
 
