@@ -13,7 +13,7 @@ import tensorflow_datasets as tfds
 from helpers import CONFIG_DIR, load_config
 
 from highway_jax.training import ConfigError, parse_arg, train_and_evaluate
-from highway_jax.training.config_validation import validate_config
+from highway_jax.training.defaults import validate_config
 
 # The configs this file covers, with the runlocal argument strings to train (the Grid LSTM configs
 # have their own tests).

@@ -21,7 +21,7 @@ from highway_jax.grid_lstm import GridLSTM2D, GridLSTM3D
 from highway_jax.models import grid as grid_models
 from highway_jax.recurrent import LSTM
 from highway_jax.training import ConfigError, loop
-from highway_jax.training.config_validation import validate_config
+from highway_jax.training.defaults import validate_config
 
 ATOL = 2e-5
 

@@ -29,7 +29,7 @@ from highway_jax.training import (
   parse_arg,
   train_and_evaluate,
 )
-from highway_jax.training.config_validation import validate_config
+from highway_jax.training.defaults import validate_config
 from highway_jax.training.optimizers import create_learning_rate_schedule, create_optimizer
 from highway_jax.training.setup import setup
 from highway_jax.training.workdir import read_metrics

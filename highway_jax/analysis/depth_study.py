@@ -24,7 +24,7 @@ import ml_collections
 from matplotlib.figure import Figure
 
 from highway_jax.analysis.runs import train_or_reuse, with_step_budget, write_csv
-from highway_jax.training.plots import save_figure
+from highway_jax.training.plots import save_figure, style_axes
 from highway_jax.training.workdir import RESULTS_FILE, write_json
 
 STUDY_CSV_FIELDS = ('family', 'depth', 'status', 'test_accuracy', 'test_loss', 'train_loss',
@@ -34,10 +34,8 @@ STUDY_CSV_FIELDS = ('family', 'depth', 'status', 'test_accuracy', 'test_loss', '
 def plot_metric_vs_depth(values: Mapping[str, Mapping[int, float]], path: str | os.PathLike, *,
                          ylabel: str = 'test accuracy (%)', percent: bool = True,
                          chance: float | None = None, title: str | None = None) -> str:
-  """One line per family of ``values`` (``{family: {depth: value}}``) against depth.
-
-  ``percent`` plots fractions as percentages; ``chance`` (a fraction) draws a dotted chance line.
-  """
+  """One line per family of ``{family: {depth: value}}`` against depth; ``percent`` plots fractions
+  as percentages, ``chance`` (a fraction) a dotted line."""
   scale = 100.0 if percent else 1.0
   fig = Figure(figsize=(6, 4), layout='constrained')
   ax = fig.add_subplot()
@@ -47,9 +45,7 @@ def plot_metric_vs_depth(values: Mapping[str, Mapping[int, float]], path: str | 
   if chance is not None:
     ax.axhline(scale * chance, color='gray', linestyle=':', label='chance')
   ax.set_xticks(sorted({int(d) for by_depth in values.values() for d in by_depth}))
-  ax.set(xlabel='depth (layers)', ylabel=ylabel, title=title or f'{ylabel} vs depth')
-  ax.legend()
-  ax.grid(True, alpha=0.3)
+  style_axes(ax, integer_x=False, xlabel='depth (layers)', ylabel=ylabel, title=title or f'{ylabel} vs depth')
   return save_figure(fig, path)
 
 
@@ -57,10 +53,8 @@ def run_depth_study(make_config: Callable[[int, str], ml_collections.ConfigDict]
                     depths: Sequence[int], families: Sequence[str], steps: int | None = None,
                     seed: int = 0, chance: float | None = None, title: str | None = None,
                     log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-  """Trains (or reuses) one run per family and depth; writes the files of the module docstring.
-
-  Returns the content of ``results.json``.
-  """
+  """Trains (or reuses) one run per family and depth; writes the module docstring's files and
+  returns the content of ``results.json``."""
   rows = []
   for family in families:
     for depth in depths:

@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 
 from highway_jax.analysis.runs import plot_metric_curves, train_or_reuse, with_step_budget, write_csv
 from highway_jax.training.evaluation import evaluate_checkpoint
-from highway_jax.training.plots import metric_curve, save_figure
+from highway_jax.training.plots import metric_curve, save_figure, style_axes
 from highway_jax.training.workdir import RESULTS_FILE, read_json, read_metrics, write_json
 
 TRAIN_EVAL_FILE = 'train_eval.json'
@@ -63,11 +63,8 @@ class Trial:
 def sample_trials(depths: Sequence[int], families: Sequence[str], num_trials: int, seed: int, *,
                   learning_rate_range: tuple[float, float] = LEARNING_RATE_RANGE,
                   transform_bias_range: tuple[float, float] = TRANSFORM_BIAS_RANGE) -> list[Trial]:
-  """``num_trials`` random settings per (family, depth) (module docstring).
-
-  Each (family, depth) has its own random stream seeded by ``(seed, depth, family)``, so asking for
-  more trials keeps the earlier ones (and their finished runs).
-  """
+  """``num_trials`` random settings per (family, depth), each pair with its own random stream seeded
+  by ``(seed, depth, family)``, so more trials keep the earlier ones (and their finished runs)."""
   low, high = learning_rate_range
   trials = []
   for family in families:
@@ -76,16 +73,13 @@ def sample_trials(depths: Sequence[int], families: Sequence[str], num_trials: in
       for index in range(num_trials):
         lr = float(math.exp(rng.uniform(math.log(low), math.log(high))))
         bias = float(rng.uniform(*transform_bias_range))  # drawn for both, so streams stay aligned
-        trials.append(Trial(family, int(depth), index, lr,
-                            round(bias, 4) if family == 'highway' else None))
+        trials.append(Trial(family, int(depth), index, lr, round(bias, 4) if family == 'highway' else None))
   return trials
 
 
 def best_trials(rows: Sequence[Mapping[str, Any]], key: str = 'train_loss') -> dict[str, dict[int, dict]]:
-  """The row with the lowest finite ``key`` per family and depth: ``{family: {depth: row}}``.
-
-  A (family, depth) whose trials all diverged is absent.
-  """
+  """The row with the lowest finite ``key`` per family and depth, ``{family: {depth: row}}`` (absent
+  where every trial diverged)."""
   best: dict[str, dict[int, dict]] = {}
   for row in rows:
     value = row.get(key)
@@ -99,8 +93,7 @@ def best_trials(rows: Sequence[Mapping[str, Any]], key: str = 'train_loss') -> d
 
 def plot_depth_sweep(best_loss: Mapping[str, Mapping[int, float]], path: str | os.PathLike, *,
                      curves: Mapping[str, Mapping[int, tuple[Sequence[float], Sequence[float]]]]
-                     | None = None, ylabel: str = 'best training loss',
-                     title: str | None = None) -> str:
+                     | None = None, ylabel: str = 'best training loss', title: str | None = None) -> str:
   """Best training loss ``{family: {depth: loss}}`` vs depth (log y) and, below it, one panel per
   depth of the loss curves ``{family: {depth: (steps, losses)}}``."""
   colors = {family: f'C{i}' for i, family in enumerate(best_loss)}
@@ -112,23 +105,17 @@ def plot_depth_sweep(best_loss: Mapping[str, Mapping[int, float]], path: str | o
   for family, by_depth in best_loss.items():
     points = sorted((int(d), float(v)) for d, v in by_depth.items())
     sweep_ax.plot(*zip(*points), 'o-', color=colors[family], label=family)
-  sweep_ax.set_yscale('log')
-  sweep_ax.set(xlabel='depth (layers)', ylabel=ylabel + ' (log scale)',
-               title='Best training loss vs depth')
-  sweep_ax.set_xticks(sorted({int(d) for by_depth in best_loss.values() for d in by_depth}))
-  sweep_ax.legend()
-  sweep_ax.grid(True, which='both', alpha=0.3)
+  style_axes(sweep_ax, integer_x=False, log_y=True, grid='both', xlabel='depth (layers)',
+             ylabel=ylabel + ' (log scale)', title='Best training loss vs depth',
+             xticks=sorted({int(d) for by_depth in best_loss.values() for d in by_depth}))
   for column, depth in enumerate(depths):
     ax = fig.add_subplot(grid[1, column], sharey=fig.axes[-1] if column else None)
     for family, by_depth in curves.items():
       run = {int(d): v for d, v in by_depth.items()}.get(depth)
       if run is not None:
         ax.plot(*run, color=colors.setdefault(family, f'C{len(colors)}'), label=family)
-    ax.set_yscale('log')
-    ax.set(title=f'{depth} layers', xlabel='step',
-           ylabel='' if column else 'training loss (log scale)')
-    ax.legend(fontsize='small')
-    ax.grid(True, which='both', alpha=0.3)
+    style_axes(ax, legend='small', integer_x=False, log_y=True, grid='both', title=f'{depth} layers',
+               xlabel='step', ylabel='' if column else 'training loss (log scale)')
   fig.suptitle(title or 'Depth sweep: plain vs highway networks')
   return save_figure(fig, path)
 
@@ -140,16 +127,12 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
                     learning_rate_range: tuple[float, float] = LEARNING_RATE_RANGE,
                     transform_bias_range: tuple[float, float] = TRANSFORM_BIAS_RANGE,
                     log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-  """Random search per depth and family; writes the files of the module docstring.
-
-  ``make_config(depth, family)`` gives the config of that net (e.g.
-  ``configs/digits_depth.py:num_layers=…,block=…``); each trial overrides its learning rate, transform
-  bias (highway), ``seed`` and, with ``steps``, its budget (``runs.with_step_budget``). ``log`` gets
-  one line per trial. Returns the content of ``results.json``.
-  """
+  """Random search per depth and family; writes the module docstring's files and returns the content
+  of ``results.json``. Each trial overrides the learning rate, transform bias (highway), ``seed`` and,
+  with ``steps``, the budget (``runs.with_step_budget``) of ``make_config(depth, family)``; ``log``
+  gets one line per trial."""
   rows = []
-  for trial in sample_trials(depths, families, num_trials, seed,
-                             learning_rate_range=learning_rate_range,
+  for trial in sample_trials(depths, families, num_trials, seed, learning_rate_range=learning_rate_range,
                              transform_bias_range=transform_bias_range):
     config = with_step_budget(make_config(trial.depth, trial.family), steps)
     config.seed = seed
@@ -169,8 +152,7 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
       if not os.path.exists(cached):
         write_json(cached, evaluate_checkpoint(run_dir, 'latest', split='train'))
       train_metrics = read_json(cached)
-      row.update(status='ok', train_loss=train_metrics['loss'],
-                 train_accuracy=train_metrics['accuracy'],
+      row.update(status='ok', train_loss=train_metrics['loss'], train_accuracy=train_metrics['accuracy'],
                  last_logged_train_loss=results.get('train_loss'),
                  test_loss=results.get('test_loss'), test_accuracy=results.get('test_accuracy'),
                  steps=results.get('step'), num_params=results.get('num_params'))
@@ -198,7 +180,6 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
         curves={f: {d: metric_curve(read_metrics(run), 'train', 'loss') for d, run in by_depth.items()}
                 for f, by_depth in run_dirs.items()})
     plot_metric_curves({f'{f} {d} layers': run for f, by_depth in run_dirs.items()
-                        for d, run in sorted(by_depth.items())},
-                       os.path.join(workdir, 'best_curves.png'),
+                        for d, run in sorted(by_depth.items())}, os.path.join(workdir, 'best_curves.png'),
                        title='Training loss of the best trial per depth')
   return payload

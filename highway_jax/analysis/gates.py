@@ -1,38 +1,32 @@
 """Transform-gate statistics of trained highway networks (Srivastava et al. 2015, Figs. 2–3).
 
-The whole experiment is here: the statistics, their CSV/JSON files and figures, and
-:func:`analyze_gates_run`, which analyses a trained run (``scripts/analyze_gates.py``).
+The statistics, their CSV/JSON files and figures, and :func:`analyze_gates_run`, which analyses a
+trained run (``scripts/analyze_gates.py``).
 
 A highway layer l computes ``y = H(x)·T(x) + x·(1 − T(x))`` with the transform gate
 ``T(x) = σ(W_T x + b_T)``, one gate per unit. This module measures, per layer l and unit j:
 
-* the transform bias ``b_T[l, j]`` and its distribution per layer (mean, std, percentiles, histogram),
-  read from the parameters (``.../T/bias``), to compare initialisation with the trained network;
+* the transform bias ``b_T[l, j]`` (``.../T/bias``) and its distribution per layer, init vs trained;
 * the mean gate activity over a data split, ``(1/N) Σ_n T_l(x_n)[j]``  (Fig. 2, second column);
 * the gate map ``T_l(x_n)[j]`` of a few single examples  (Fig. 2, third column);
-* the class-conditional mean ``(1/N_c) Σ_{n: y_n = c} T_l(x_n)[j]``, and its deviation from the mean
-  over all examples (Fig. 3).
+* the class-conditional mean ``(1/N_c) Σ_{n: y_n = c} T_l(x_n)[j]`` minus the overall mean (Fig. 3).
 
-For conv layers a "unit" is a channel and the gate is first averaged over the spatial positions of
-each example (for sequence layers, over time steps, padding included).
+A conv "unit" is a channel, its gate averaged over each example's positions (sequence layers: over
+time steps, padding included).
 
-Where the numbers come from. A *gate site* is one highway module in the model: a
-:class:`~highway_jax.stack.HighwayStack`'s scanned ``layers`` or a single ``Highway``/``HighwayConv``.
-Sites are found generically by path, e.g. ``'encoder/stack/layers'``:
+A *gate site* is one highway module: a :class:`~highway_jax.stack.HighwayStack`'s scanned ``layers``
+or a single ``Highway``/``HighwayConv``, found by path, e.g. ``'encoder/stack/layers'``:
 
     params[...path...]['T']['bias']                 (L, F) in a stack, (F,) for a single layer
     intermediates[...path...]['transform_gate']     (gates,) with gates (L, B, ..., F), or (B, ..., F)
 
-The intermediates come from ``model.apply(variables, ..., mutable=['intermediates'])``. The bias
-shape says how many leading layer axes the gates have, so single layers count as one-layer sites.
+The bias shape says how many leading layer axes the gates have (a single layer is a one-layer site).
 
-Contract with the model (for :func:`gate_statistics`):
+Contract with the model (for :func:`gate_statistics`)::
 
-    apply_fn(variables, batch) -> intermediates
-      variables  the model's variables, a mapping with 'params' (and e.g. 'batch_stats').
-      batch      a dict of arrays with 'inputs', 'label' (int (B,) for class statistics) and optionally
-                 'mask' (float (B,), 1 real, 0 padding).
-      returns    the 'intermediates' collection of the apply.
+    apply_fn(variables, batch) -> the 'intermediates' collection of model.apply(...,
+        mutable=['intermediates']); variables has 'params'; batch has 'inputs', 'label' (int (B,) for
+        class statistics) and optionally 'mask' (float (B,), 1 real, 0 padding).
 
 Example::
 
@@ -42,11 +36,9 @@ Example::
       _, state = model.apply(variables, batch['inputs'], train=False, mutable=['intermediates'])
       return state['intermediates']
 
-    stats = gates.gate_statistics(apply_fn, {'params': params},
-                                  data.eval_batches(ds, 'train', batch_size=500), num_classes=10)
-    site = stats['stack/layers']
-    site.layer_mean_activity            # (L,) mean gate per layer
-    site.class_deviation                # (10, L, F) class mean minus overall mean
+    site = gates.gate_statistics(apply_fn, {'params': params}, data.eval_batches(ds, 'train',
+                                 batch_size=500), num_classes=10)['stack/layers']
+    site.layer_mean_activity, site.class_deviation    # (L,), (10, L, F)
     init, trained = gates.compare_transform_biases(init_params, params)['stack/layers']
     init.mean, trained.percentiles      # (L,), (5, L)
 """
@@ -67,13 +59,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from highway_jax.analysis.runs import LoadedRun, checked_batches, load_run, write_csv
-from highway_jax.training.plots import save_figure
+from highway_jax.training.plots import save_figure, style_axes
 from highway_jax.training.workdir import write_json
 
 Array = jax.Array
 
-GATE_NAME = 'transform_gate'
-"""The name under which highway layers sow their transform gate (``highway_jax.highway``)."""
+GATE_NAME = 'transform_gate'  # what highway layers sow their transform gate as
 
 PERCENTILE_LEVELS = (5.0, 25.0, 50.0, 75.0, 95.0)
 LAYER_CSV_FIELDS = (
@@ -83,11 +74,8 @@ GATE_CLASS_CSV_FIELDS = ('site', 'class', 'layer', 'mean_gate_activity', 'deviat
 
 
 def find_transform_biases(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-  """Every transform bias ``.../T/bias`` in ``params``, by site path, as ``(num_layers, features)``.
-
-  A single (unscanned) layer's ``(features,)`` bias becomes ``(1, features)``; nested layer axes are
-  flattened in order. Raises ``ValueError`` if there is none.
-  """
+  """Every transform bias ``.../T/bias`` in ``params``, by site path, as ``(num_layers, features)``
+  (nested layer axes flattened in order, a single layer's as one)."""
   found = {'/'.join(path[:-2]): np.asarray(bias).reshape(-1, np.shape(bias)[-1])
            for path, bias in traverse_util.flatten_dict(params).items() if path[-2:] == ('T', 'bias')}
   if not found:
@@ -97,16 +85,9 @@ def find_transform_biases(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
   return found
 
 
-def find_transform_gates(intermediates: Mapping[str, Any],
-                         params: Mapping[str, Any]) -> dict[str, Array]:
-  """Every sown transform gate, by site path, as ``(num_layers, batch, ..., features)``.
-
-  Args:
-    intermediates: the 'intermediates' collection of an apply with ``mutable=['intermediates']``.
-    params: the params collection of the same model; the site's ``T/bias`` gives its layer axes.
-
-  Works on traced arrays too (inside ``jit``).
-  """
+def find_transform_gates(intermediates: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Array]:
+  """Every sown transform gate, by site path, as ``(num_layers, batch, ..., features)``; the site's
+  ``T/bias`` in ``params`` gives its layer axes. Works on traced arrays too (inside ``jit``)."""
   biases = traverse_util.flatten_dict(params)
   found = {}
   for path, sown in traverse_util.flatten_dict(intermediates).items():
@@ -132,38 +113,20 @@ def find_transform_gates(intermediates: Mapping[str, Any],
   return found
 
 
-# --------------------------------------------------------------------------- transform biases
-
-
 @dataclasses.dataclass(frozen=True)
 class BiasDistribution:
-  """Per-layer distribution of the transform biases of one gate site.
+  """Per-layer distribution of the transform biases of one gate site."""
 
-  Attributes:
-    bias: the biases, ``(num_layers, features)``.
-    mean, std: ``(num_layers,)`` over the units of each layer.
-    percentile_levels: the levels in percent, ``(P,)``.
-    percentiles: ``(P, num_layers)``.
-    bin_edges: histogram bin edges, ``(bins + 1,)``.
-    histogram: unit counts per layer and bin, ``(num_layers, bins)``; values outside the edges are
-      not counted.
-  """
-
-  bias: np.ndarray
-  mean: np.ndarray
-  std: np.ndarray
-  percentile_levels: np.ndarray
-  percentiles: np.ndarray
-  bin_edges: np.ndarray
-  histogram: np.ndarray
-
-  @property
-  def num_layers(self) -> int:
-    return self.bias.shape[0]
+  bias: np.ndarray               # (num_layers, features)
+  mean: np.ndarray               # (num_layers,), over the units of each layer
+  std: np.ndarray                # (num_layers,)
+  percentile_levels: np.ndarray  # (P,), in percent
+  percentiles: np.ndarray        # (P, num_layers)
+  bin_edges: np.ndarray          # (bins + 1,)
+  histogram: np.ndarray          # (num_layers, bins) unit counts; values outside the edges uncounted
 
   def percentile(self, level: float) -> np.ndarray:
-    """``(num_layers,)``: the ``level``-th percentile of each layer (one of ``percentile_levels``)."""
-    return self.percentiles[list(self.percentile_levels).index(level)]
+      return self.percentiles[list(self.percentile_levels).index(level)]
 
 
 def _edges(low: float, high: float, bins: int) -> np.ndarray:
@@ -174,11 +137,8 @@ def _edges(low: float, high: float, bins: int) -> np.ndarray:
 
 def bias_distribution(bias: np.ndarray, *, bin_edges: np.ndarray | None = None, bins: int = 20,
                       percentile_levels: Sequence[float] = PERCENTILE_LEVELS) -> BiasDistribution:
-  """The :class:`BiasDistribution` of a ``(num_layers, features)`` bias array.
-
-  ``bin_edges`` (increasing) fixes the histogram bins (to compare two distributions); otherwise
-  ``bins`` equal bins span the bias range.
-  """
+  """The :class:`BiasDistribution` of a ``(num_layers, features)`` bias array; histogram over
+  ``bin_edges`` (increasing; to compare two distributions) or ``bins`` bins spanning the biases."""
   bias = np.asarray(bias, dtype=np.float64)
   edges = _edges(bias.min(), bias.max(), bins) if bin_edges is None else np.asarray(bin_edges, float)
   if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
@@ -200,38 +160,23 @@ def compare_transform_biases(init_params: Mapping[str, Any], trained_params: Map
                      f'{shapes[0]} vs {shapes[1]}.')
   out = {}
   for name in init:
-    edges = _edges(min(init[name].min(), trained[name].min()),
-                   max(init[name].max(), trained[name].max()), bins)
-    out[name] = (bias_distribution(init[name], bin_edges=edges),
-                 bias_distribution(trained[name], bin_edges=edges))
+    edges = _edges(min(init[name].min(), trained[name].min()), max(init[name].max(), trained[name].max()), bins)
+    out[name] = tuple(bias_distribution(biases[name], bin_edges=edges) for biases in (init, trained))
   return out
-
-
-# --------------------------------------------------------------------------- gate activity
 
 
 @dataclasses.dataclass(frozen=True)
 class GateStatistics:
-  """Transform-gate activity of one gate site over a data split.
-
-  Attributes:
-    name: the site path, e.g. ``'stack/layers'``.
-    mean_activity: ``(num_layers, features)``, mean gate over all real examples.
-    example_gates: ``(K, num_layers, features)``, the gate maps of the first K real examples.
-    example_labels: ``(K, ...)`` their labels.
-    num_examples: number of real examples seen.
-    class_mean_activity: ``(num_classes, num_layers, features)`` mean gate per class (NaN for a class
-      without examples), or None if no ``num_classes`` was given.
-    class_counts: ``(num_classes,)`` examples per class, or None.
-  """
+  """Transform-gate activity of one gate site (e.g. ``'stack/layers'``) over a data split; the class
+  fields are None without ``num_classes``."""
 
   name: str
-  mean_activity: np.ndarray
-  example_gates: np.ndarray
-  example_labels: np.ndarray
-  num_examples: int
-  class_mean_activity: np.ndarray | None = None
-  class_counts: np.ndarray | None = None
+  mean_activity: np.ndarray   # (num_layers, features), mean gate over all real examples
+  example_gates: np.ndarray   # (K, num_layers, features), gate maps of the first K real examples
+  example_labels: np.ndarray  # (K, ...) their labels
+  num_examples: int           # real examples seen
+  class_mean_activity: np.ndarray | None = None  # (num_classes, num_layers, features); NaN if empty
+  class_counts: np.ndarray | None = None         # (num_classes,)
 
   @property
   def num_layers(self) -> int:
@@ -242,30 +187,19 @@ class GateStatistics:
     """``(num_layers,)``: mean gate of each layer over examples and units."""
     return self.mean_activity.mean(axis=1)
 
-  def _class_mean(self) -> np.ndarray:
-    if self.class_mean_activity is None:
-      raise ValueError('class statistics were not computed; pass num_classes to gate_statistics.')
-    return self.class_mean_activity
-
   @property
   def class_deviation(self) -> np.ndarray:
     """``(num_classes, num_layers, features)``: class mean minus the mean over all examples (Fig. 3)."""
-    return self._class_mean() - self.mean_activity[None]
-
-  @property
-  def class_layer_mean_activity(self) -> np.ndarray:
-    """``(num_classes, num_layers)``: class-conditional mean gate of each layer, over units."""
-    return self._class_mean().mean(axis=2)
+    if self.class_mean_activity is None:
+      raise ValueError('class statistics were not computed; pass num_classes to gate_statistics.')
+    return self.class_mean_activity - self.mean_activity[None]
 
 
 def make_gate_statistics_step(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, Any]],
                               num_classes: int | None = None) -> Callable[..., dict]:
-  """The jitted step ``step(variables, batch) -> {site: sums}`` used by :func:`gate_statistics`.
-
-  Per site: ``'sum'`` ``(L, F)``, ``'example'`` ``(B, L, F)`` (per-example gate maps, positions
-  averaged), ``'count'`` (scalar), and with ``num_classes`` ``'class_sum'`` ``(C, L, F)`` and
-  ``'class_count'`` ``(C,)``. All sums weight examples by ``batch['mask']``.
-  """
+  """The jitted ``step(variables, batch) -> {site: sums}`` of :func:`gate_statistics`: mask-weighted
+  ``'sum'`` (L, F), ``'count'``, with ``num_classes`` ``'class_sum'`` (C, L, F) and ``'class_count'``
+  (C,); and ``'example'`` (B, L, F), the gate maps (positions averaged)."""
 
   @jax.jit
   def step(variables, batch):
@@ -288,19 +222,15 @@ def gate_statistics(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, 
                     variables: Mapping[str, Any], batches: Iterable[Mapping[str, Any]], *,
                     num_classes: int | None = None, num_kept_examples: int = 4,
                     step: Callable[..., dict] | None = None) -> dict[str, GateStatistics]:
-  """``{site path: GateStatistics}`` (in the model's order) over ``batches`` (read once).
+  """``{site path: GateStatistics}`` over ``batches`` (read once; module docstring's contract).
 
-  ``apply_fn`` and the batches follow the module docstring's contract; ``variables['params']``
-  locates the gate sites. ``num_classes`` adds the class-conditional statistics (labels ``(B,)``);
-  the first ``num_kept_examples`` real examples keep their gate maps; ``step`` reuses a compiled
-  step from :func:`make_gate_statistics_step` (same ``num_classes``).
+  ``num_classes`` adds the class statistics; the first ``num_kept_examples`` real examples keep their
+  gate maps; ``step`` reuses one of :func:`make_gate_statistics_step` (same ``num_classes``).
   """
   if not isinstance(variables, Mapping) or 'params' not in variables:
     raise ValueError("variables must be a mapping with a 'params' collection, e.g. {'params': params}.")
   step = step or make_gate_statistics_step(apply_fn, num_classes)
-  totals: dict[str, dict[str, np.ndarray]] = {}
-  examples: dict[str, list[np.ndarray]] = {}
-  example_labels: list[np.ndarray] = []
+  totals, examples, example_labels = {}, {}, []
   for index, batch in checked_batches(batches):
     label = np.asarray(batch['label'])
     real_labels = label[batch['mask'] > 0]
@@ -310,18 +240,13 @@ def gate_statistics(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, 
           f'class statistics need labels of shape (batch,) in [0, num_classes={num_classes}); batch '
           f'{index} has labels of shape {label.shape} in [{real_labels.min()}, '
           f'{real_labels.max()}]. Use num_classes=None for sequence targets.')
-    kept = sum(len(e) for e in example_labels)
-    real = np.flatnonzero(batch['mask'] > 0)[:num_kept_examples - kept]
-    if real.size:
-      example_labels.append(label[real])
+    real = np.flatnonzero(batch['mask'] > 0)[:num_kept_examples - sum(map(len, example_labels))]
+    example_labels.append(label[real])
     for name, sums in step(variables, batch).items():
-      if real.size:
-        examples.setdefault(name, []).append(np.asarray(sums.pop('example'))[real])
-      # Host-side float64 sums keep the means exact over large splits.
+      examples.setdefault(name, []).append(np.asarray(sums.pop('example'))[real])
       site = totals.setdefault(name, {})
-      for key, value in sums.items():
-        if key != 'example':
-          site[key] = site.get(key, 0.0) + np.asarray(value, np.float64)
+      for key, value in sums.items():  # host-side float64: exact means over large splits
+        site[key] = site.get(key, 0.0) + np.asarray(value, np.float64)
   results = {}
   for name, site in totals.items():
     class_mean = class_counts = None
@@ -329,32 +254,23 @@ def gate_statistics(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, 
       with np.errstate(invalid='ignore', divide='ignore'):
         class_mean = site['class_sum'] / site['class_count'][:, None, None]
       class_counts = np.rint(site['class_count']).astype(np.int64)
-    kept_maps = examples.get(name)
     results[name] = GateStatistics(
         name=name, mean_activity=site['sum'] / float(site['count']),
-        example_gates=(np.concatenate(kept_maps) if kept_maps
-                       else np.zeros((0,) + site['sum'].shape, np.float32)),
-        example_labels=(np.concatenate(example_labels) if example_labels
-                        else np.zeros((0,), np.int64)),
+        example_gates=np.concatenate(examples[name]), example_labels=np.concatenate(example_labels),
         num_examples=int(round(float(site['count']))), class_mean_activity=class_mean,
         class_counts=class_counts)
   return results
 
 
-# --------------------------------------------------------------------------- files and figures
-
-
 def write_layer_summary_csv(path: str | os.PathLike, *, bias_init: BiasDistribution,
                             bias_trained: BiasDistribution, gates: GateStatistics) -> str:
   """One row per layer of one site: bias mean/std/median at init and trained, mean gate activity."""
-  rows = []
-  for layer in range(gates.num_layers):
-    row = {'layer': layer, 'mean_gate_activity': gates.layer_mean_activity[layer]}
-    for suffix, dist in (('init', bias_init), ('trained', bias_trained)):
-      row |= {f'bias_mean_{suffix}': dist.mean[layer], f'bias_std_{suffix}': dist.std[layer],
-              f'bias_median_{suffix}': np.median(dist.bias[layer])}
-    rows.append(row)
-  return write_csv(os.fspath(path), LAYER_CSV_FIELDS, rows)
+  columns = {'mean_gate_activity': gates.layer_mean_activity}
+  for suffix, dist in (('init', bias_init), ('trained', bias_trained)):
+    columns |= {f'bias_mean_{suffix}': dist.mean, f'bias_std_{suffix}': dist.std,
+                f'bias_median_{suffix}': np.median(dist.bias, axis=1)}
+  return write_csv(os.fspath(path), LAYER_CSV_FIELDS, [
+      {'layer': layer} | {k: v[layer] for k, v in columns.items()} for layer in range(gates.num_layers)])
 
 
 def _layer_map(ax, values: np.ndarray, *, title: str, cmap: str = 'viridis', vmin=None, vmax=None,
@@ -377,24 +293,19 @@ def plot_transform_biases(init: BiasDistribution, trained: BiasDistribution,
   fig = Figure(figsize=(11, 4), layout='constrained')
   bands_ax, map_ax = fig.subplots(1, 2, width_ratios=(1.2, 1))
   for dist, color, label in ((init, 'tab:gray', 'init'), (trained, 'tab:blue', 'trained')):
-    layers = np.arange(dist.num_layers)
+    layers = np.arange(len(dist.bias))
     for (low, high), alpha in (((5.0, 95.0), 0.15), ((25.0, 75.0), 0.35)):
       bands_ax.fill_between(layers, dist.percentile(low), dist.percentile(high), color=color,
                             alpha=alpha, linewidth=0)
-    bands_ax.plot(layers, dist.percentile(50.0), color=color,
-                  label=f'{label}: median, 25–75 %, 5–95 %')
-  bands_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-  bands_ax.set(xlabel='layer', ylabel='transform bias $b_T$',
-               title='Transform bias distribution per layer')
-  bands_ax.legend(fontsize='small')
-  bands_ax.grid(True, alpha=0.3)
+    bands_ax.plot(layers, dist.percentile(50.0), color=color, label=f'{label}: median, 25–75 %, 5–95 %')
+  style_axes(bands_ax, xlabel='layer', ylabel='transform bias $b_T$',
+             title='Transform bias distribution per layer', legend='small')
   _layer_map(map_ax, trained.bias, title='Trained transform biases', label='$b_T$')
   fig.suptitle(title or 'Transform gate biases')
   return save_figure(fig, path)
 
 
-def plot_gate_activity(stats: GateStatistics, path: str | os.PathLike, *,
-                       title: str | None = None) -> str:
+def plot_gate_activity(stats: GateStatistics, path: str | os.PathLike, *, title: str | None = None) -> str:
   """Mean transform gate over the data: layers × units map and the per-layer mean (Fig. 2)."""
   fig = Figure(figsize=(11, 4), layout='constrained')
   map_ax, line_ax = fig.subplots(1, 2)
@@ -402,15 +313,11 @@ def plot_gate_activity(stats: GateStatistics, path: str | os.PathLike, *,
              vmax=1.0, label='mean T(x)')
   layers = np.arange(stats.num_layers)
   low, high = np.percentile(stats.mean_activity, [5, 95], axis=1)
-  line_ax.fill_between(layers, low, high, color='tab:blue', alpha=0.2, linewidth=0,
-                       label='5–95 % of units')
+  line_ax.fill_between(layers, low, high, color='tab:blue', alpha=0.2, linewidth=0, label='5–95 % of units')
   line_ax.plot(layers, stats.layer_mean_activity, 'o-', color='tab:blue', markersize=3,
                label='mean over units')
-  line_ax.set_ylim(0.0, 1.0)
-  line_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-  line_ax.set(xlabel='layer', ylabel='mean T(x)', title='Mean transform gate activity per layer')
-  line_ax.legend()
-  line_ax.grid(True, alpha=0.3)
+  style_axes(line_ax, ylim=(0.0, 1.0), xlabel='layer', ylabel='mean T(x)',
+             title='Mean transform gate activity per layer')
   fig.suptitle(title or f'Transform gate activity, {stats.name} ({stats.num_examples} examples)')
   return save_figure(fig, path)
 
@@ -427,12 +334,10 @@ def plot_example_gates(stats: GateStatistics, path: str | os.PathLike, *,
   axes = np.atleast_1d(fig.subplots(1, count, sharey=True))
   for i, ax in enumerate(axes):
     label = stats.example_labels[i]
-    name = (class_names[int(label)] if class_names is not None and np.ndim(label) == 0
-            else f'label {label}')
+    name = (class_names[int(label)] if class_names is not None and np.ndim(label) == 0 else f'label {label}')
     image = _layer_map(ax, stats.example_gates[i], title=f'example {i} ({name})', vmin=0.0, vmax=1.0,
                        colorbar=False)
-    if i:
-      ax.set_ylabel('')
+    ax.set_ylabel('' if i else 'layer')
   fig.colorbar(image, ax=list(axes), label='T(x)')
   fig.suptitle(title or f'Transform gates of single examples, {stats.name}')
   return save_figure(fig, path)
@@ -456,10 +361,7 @@ def plot_class_gates(stats: GateStatistics, path: str | os.PathLike, *,
     ax = fig.add_subplot(grid[c // columns, c % columns])
     image = _layer_map(ax, deviation[c], title=f'{names[c]} (n={stats.class_counts[c]})',
                        cmap='RdBu_r', vmin=-limit, vmax=limit, colorbar=False)
-    if c % columns:
-      ax.set_ylabel('')
-    if c // columns != rows - 1:
-      ax.set_xlabel('')
+    ax.set(ylabel='' if c % columns else 'layer', xlabel='unit' if c // columns == rows - 1 else '')
   summary_ax = fig.add_subplot(grid[:, columns:])
   summary = deviation.mean(axis=2)
   summary_limit = float(np.nanmax(np.abs(summary))) or 1.0
@@ -475,9 +377,6 @@ def plot_class_gates(stats: GateStatistics, path: str | os.PathLike, *,
   fig.suptitle(title or f'Class-conditional transform gate activity, {stats.name}'
                + (f' (first {shown} of {num_classes} classes)' if shown < num_classes else ''))
   return save_figure(fig, path)
-
-
-# --------------------------------------------------------------------------- a trained run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -513,21 +412,17 @@ def analyze_gates_run(workdir: str, output_dir: str | None = None, *, split: str
                                num_classes=num_classes, num_kept_examples=num_examples)
   files, summary, class_rows = [], {}, []
   for site, (init, trained) in compared.items():
-    stats = statistics[site]
+    stats, title = statistics[site], f'{run.name} {site}'
     suffix = '' if len(compared) == 1 else '_' + site.replace('/', '-')
-    title = f'{run.name} {site}'
-    files.append(write_layer_summary_csv(os.path.join(output_dir, f'gates{suffix}.csv'),
-                                         bias_init=init, bias_trained=trained, gates=stats))
-    files.append(plot_transform_biases(
-        init, trained, os.path.join(output_dir, f'gate_biases{suffix}.png'),
-        title=f'{title}: transform biases, init vs step {run.step}'))
-    files.append(plot_gate_activity(
-        stats, os.path.join(output_dir, f'gate_activity{suffix}.png'),
-        title=f'{title}: mean transform gate over {stats.num_examples} {split} examples'))
+    out = lambda name, ext='png': os.path.join(output_dir, f'{name}{suffix}.{ext}')
+    files += [write_layer_summary_csv(out('gates', 'csv'), bias_init=init, bias_trained=trained, gates=stats),
+              plot_transform_biases(init, trained, out('gate_biases'),
+                                    title=f'{title}: transform biases, init vs step {run.step}'),
+              plot_gate_activity(stats, out('gate_activity'), title=(
+                  f'{title}: mean transform gate over {stats.num_examples} {split} examples'))]
     if stats.example_gates.shape[0]:
-      files.append(plot_example_gates(
-          stats, os.path.join(output_dir, f'gate_examples{suffix}.png'),
-          title=f'{title}: transform gates of single {split} examples'))
+      files.append(plot_example_gates(stats, out('gate_examples'),
+                                      title=f'{title}: transform gates of single {split} examples'))
     summary[site] = {
         'bias_mean_init': init.mean, 'bias_mean_trained': trained.mean,
         'bias_median_trained': np.median(trained.bias, axis=1),
@@ -536,21 +431,17 @@ def analyze_gates_run(workdir: str, output_dir: str | None = None, *, split: str
         'example_labels': stats.example_labels, 'num_examples': stats.num_examples,
     }
     if num_classes is not None:
-      files.append(plot_class_gates(stats, os.path.join(output_dir, f'gate_classes{suffix}.png'),
+      files.append(plot_class_gates(stats, out('gate_classes'),
                                     title=f'{title}: class mean minus overall mean gate'))
-      class_layer = stats.class_layer_mean_activity
+      class_layer = stats.class_mean_activity.mean(axis=2)  # (num_classes, num_layers)
       deviation = class_layer - stats.layer_mean_activity[None]
-      class_rows += [{'site': site, 'class': c, 'layer': layer,
-                      'mean_gate_activity': class_layer[c, layer],
+      class_rows += [{'site': site, 'class': c, 'layer': layer, 'mean_gate_activity': class_layer[c, layer],
                       'deviation_from_mean': deviation[c, layer]}
                      for c in range(class_layer.shape[0]) for layer in range(class_layer.shape[1])]
-      summary[site] |= {'class_layer_mean_activity': class_layer,
-                        'class_counts': stats.class_counts}
+      summary[site] |= {'class_layer_mean_activity': class_layer, 'class_counts': stats.class_counts}
   if class_rows:
-    files.append(write_csv(os.path.join(output_dir, 'gate_classes.csv'), GATE_CLASS_CSV_FIELDS,
-                           class_rows))
+    files.append(write_csv(os.path.join(output_dir, 'gate_classes.csv'), GATE_CLASS_CSV_FIELDS, class_rows))
   files.append(write_json(os.path.join(output_dir, 'gates.json'),
                           {'step': run.step, 'split': split, 'sites': summary}))
   return GateAnalysis(bias_init={s: d[0] for s, d in compared.items()},
-                      bias_trained={s: d[1] for s, d in compared.items()}, statistics=statistics,
-                      files=files)
+                      bias_trained={s: d[1] for s, d in compared.items()}, statistics=statistics, files=files)

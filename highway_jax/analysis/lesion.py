@@ -1,7 +1,7 @@
 """Layer lesioning (Srivastava et al. 2015, Fig. 4): the loss when one layer's transform gate is closed.
 
-The whole experiment is here: the sweep over layers, its CSV and its figure, and :func:`lesion_run`,
-which lesions a trained run (``scripts/lesion.py``) and writes ``lesion.csv`` and ``lesion.png``.
+The sweep over layers, its CSV and figure, and :func:`lesion_run`, which lesions a trained run
+(``scripts/lesion.py``) and writes ``lesion.csv`` and ``lesion.png``.
 
 Lesioning layer l sets its transform gate to zero, T_l(x) = 0, so the coupled highway layer becomes a
 pure carry, ``y_l = x_l``, and every other layer is unchanged. For each layer in turn (and for the
@@ -13,25 +13,19 @@ unlesioned network, the baseline) we measure over a whole data split
 where ``e_l`` is the boolean mask of shape ``(num_layers,)`` that is true only at layer l. A layer
 whose lesion barely changes the loss does not contribute to the trained network.
 
-One compiled program serves every layer: the masks are a traced argument, ``jax.lax.map`` runs the
-forward pass once per mask inside the compiled step, and the data is read once. Keep every batch the
-same shape (``data.eval_batches`` pads the last batch and marks it with ``'mask'``) and the step
-compiles exactly once.
+One compiled program serves every layer (``jax.lax.map`` over the traced masks), and the data is read
+once; same-shape batches (``data.eval_batches`` pads the last one, ``'mask'`` 0) compile it once.
 
-Contract with the model:
+Contract with the model::
 
-    apply_fn(params, batch, lesion) -> logits
-      params  any pytree (e.g. ``{'params': ..., 'batch_stats': ...}``), passed through unchanged.
-      batch   a dict of arrays: ``'inputs'``, ``'label'`` (int, shape ``(B,)`` or ``(B, T_out)``),
-              optionally ``'mask'`` (float ``(B,)``: 1 real example, 0 padding) and anything else the
-              model reads (e.g. ``'length'``).
-      lesion  bool ``(num_layers,)``, forwarded to the ``lesion=`` argument of the model's
-              :class:`~highway_jax.stack.HighwayStack` (a model with several stacks splits it).
-      logits  ``(*label.shape, num_classes)``.
+    apply_fn(params, batch, lesion) -> logits (*label.shape, num_classes)
+      params  any pytree, passed through unchanged
+      batch   'inputs', 'label' (int (B,) or (B, T_out)), optionally 'mask' (float (B,): 1 real,
+              0 padding) and anything else the model reads (e.g. 'length')
+      lesion  bool (num_layers,), for the lesion= argument of the model's HighwayStack
 
-For sequence targets (``label`` of shape ``(B, T_out)``) every target position counts as one
-prediction in the means. The per-batch sums are ``highway_jax.training.losses.metric_sums``, the same
-as training's evaluation.
+For sequence targets every target position counts as one prediction. The per-batch sums are
+``training.losses.metric_sums``, as in training's evaluation.
 
 Example::
 
@@ -40,8 +34,7 @@ Example::
     def apply_fn(params, batch, lesion):
       return model.apply({'params': params}, batch['inputs'], train=False, lesion=lesion)
 
-    result = lesion_sweep(apply_fn, params, data.eval_batches(ds, 'train', batch_size=500),
-                          num_layers=49)
+    result = lesion_sweep(apply_fn, params, data.eval_batches(ds, 'train', batch_size=500), 49)
     result.baseline_loss, result.loss[3]      # unlesioned loss; loss with layer 3 lesioned
     write_lesion_csv(result, 'runs/mnist_highway50/lesion.csv')
 """
@@ -58,58 +51,43 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from highway_jax.analysis.runs import LoadedRun, checked_batches, load_run, write_csv
 from highway_jax.errors import ConfigError
 from highway_jax.training import losses
-from highway_jax.training.plots import save_figure
+from highway_jax.training.plots import save_figure, style_axes
 
 Array = jax.Array
 ApplyFn = Callable[[Any, Mapping[str, Array], Array], Array]
 
-BASELINE = 'none'
-"""The ``lesioned_layer`` entry of the unlesioned network in CSV files."""
+BASELINE = 'none'  # the lesioned_layer of the unlesioned network in CSV files
 
 CSV_FIELDS = ('lesioned_layer', 'loss', 'accuracy', 'loss_increase', 'accuracy_drop')
 
 
 @dataclasses.dataclass(frozen=True)
 class LesionResult:
-  """Full-data loss and accuracy with each layer lesioned in turn.
+  """Full-data loss and accuracy with each layer lesioned in turn, and of the unlesioned network."""
 
-  Attributes:
-    layers: the lesioned layer indices (0-based, as for ``HighwayStack(lesion=...)``), shape ``(M,)``.
-    loss: mean cross-entropy with ``layers[i]`` lesioned, shape ``(M,)``.
-    accuracy: accuracy with ``layers[i]`` lesioned, shape ``(M,)``.
-    baseline_loss: mean cross-entropy of the unlesioned network.
-    baseline_accuracy: accuracy of the unlesioned network.
-    num_examples: number of predictions the means are over (real examples × target positions).
-  """
-
-  layers: np.ndarray
-  loss: np.ndarray
-  accuracy: np.ndarray
+  layers: np.ndarray    # (M,) lesioned layer indices, 0-based as for HighwayStack(lesion=...)
+  loss: np.ndarray      # (M,) mean cross-entropy with layers[i] lesioned
+  accuracy: np.ndarray  # (M,)
   baseline_loss: float
   baseline_accuracy: float
-  num_examples: int
+  num_examples: int     # predictions the means are over (real examples × target positions)
 
   @property
   def loss_increase(self) -> np.ndarray:
-    """``loss − baseline_loss`` per lesioned layer."""
     return self.loss - self.baseline_loss
 
   @property
   def accuracy_drop(self) -> np.ndarray:
-    """``baseline_accuracy − accuracy`` per lesioned layer."""
     return self.baseline_accuracy - self.accuracy
 
 
 def lesion_masks(num_layers: int, layers: Sequence[int] | None = None) -> np.ndarray:
-  """Boolean masks ``(1 + len(layers), num_layers)``: row 0 lesions nothing, row 1 + i lesions ``layers[i]``.
-
-  ``layers=None`` means every layer, ``0 … num_layers − 1``.
-  """
+  """Boolean masks ``(1 + len(layers), num_layers)``: row 0 lesions nothing, row 1 + i ``layers[i]``
+  (default: every layer)."""
   layers = list(range(num_layers)) if layers is None else [int(l) for l in layers]
   if num_layers < 1 or any(not 0 <= l < num_layers for l in layers):
     raise ValueError(f'layers must be indices in [0, {num_layers}) of num_layers >= 1 layers; got '
@@ -120,13 +98,9 @@ def lesion_masks(num_layers: int, layers: Sequence[int] | None = None) -> np.nda
 
 
 def make_lesion_eval_step(apply_fn: ApplyFn) -> Callable[[Any, Mapping[str, Array], Array], dict]:
-  """The jitted step ``step(params, batch, masks) -> sums`` used by :func:`lesion_sweep`.
-
-  ``masks`` is bool ``(M, num_layers)``; ``sums`` has ``'loss'`` and ``'correct'`` of shape ``(M,)``
-  (summed over the real predictions of the batch), ``'count'`` (their number), and for the label
-  check ``'invalid_labels'`` (real labels outside ``[0, num_classes)``) and ``'num_classes'``. Build
-  it once and pass it to several sweeps (``eval_step=``) to share the compiled program.
-  """
+  """The jitted ``step(params, batch, masks (M, num_layers)) -> sums`` of :func:`lesion_sweep`:
+  ``'loss'``, ``'correct'`` (M,) over the real predictions, ``'count'``, and ``'invalid_labels'``,
+  ``'num_classes'`` for the label check. Pass it to several sweeps (``eval_step=``) to compile once."""
 
   @jax.jit
   def step(params, batch, masks):
@@ -151,19 +125,13 @@ def make_lesion_eval_step(apply_fn: ApplyFn) -> Callable[[Any, Mapping[str, Arra
 def lesion_sweep(apply_fn: ApplyFn, params: Any, batches: Iterable[Mapping[str, Any]],
                  num_layers: int, *, layers: Sequence[int] | None = None,
                  eval_step: Callable[..., dict] | None = None) -> LesionResult:
-  """Loss and accuracy over ``batches`` with each of ``layers`` (default: all) lesioned in turn.
-
-  ``apply_fn`` and the batches (read once) follow the module docstring's contract; ``num_layers`` is
-  the length of the lesion mask ``apply_fn`` expects; ``eval_step`` reuses a compiled step from
-  :func:`make_lesion_eval_step`.
-  """
+  """Loss and accuracy over ``batches`` (read once) with each of ``layers`` (default: all) of the
+  ``num_layers``-long lesion mask lesioned in turn (module docstring's contract)."""
   masks = lesion_masks(num_layers, layers)
-  device_masks = jnp.asarray(masks)
   step = eval_step or make_lesion_eval_step(apply_fn)
-  # Host-side float64 sums: float32 device sums would lose digits over a whole training set.
-  loss, correct, count = np.zeros(len(masks)), np.zeros(len(masks)), 0.0
+  loss, correct, count = np.zeros(len(masks)), np.zeros(len(masks)), 0.0  # float64: exact over a split
   for index, batch in checked_batches(batches):
-    sums = jax.device_get(step(params, batch, device_masks))
+    sums = jax.device_get(step(params, batch, jnp.asarray(masks)))
     if sums['invalid_labels']:
       raise ValueError(
           f"batch {index} has {int(sums['invalid_labels'])} real labels outside [0, num_classes="
@@ -171,9 +139,8 @@ def lesion_sweep(apply_fn: ApplyFn, params: Any, batches: Iterable[Mapping[str, 
     loss += sums['loss']
     correct += sums['correct']
     count += float(sums['count'])
-  return LesionResult(layers=np.argmax(masks[1:], axis=1).astype(np.int64),
-                      loss=loss[1:] / count, accuracy=correct[1:] / count,
-                      baseline_loss=float(loss[0] / count),
+  return LesionResult(layers=np.argmax(masks[1:], axis=1).astype(np.int64), loss=loss[1:] / count,
+                      accuracy=correct[1:] / count, baseline_loss=float(loss[0] / count),
                       baseline_accuracy=float(correct[0] / count), num_examples=int(round(count)))
 
 
@@ -182,8 +149,7 @@ def write_lesion_csv(result: LesionResult, path: str | os.PathLike) -> str:
   rows = [dict(lesioned_layer=BASELINE, loss=result.baseline_loss,
                accuracy=result.baseline_accuracy, loss_increase=0.0, accuracy_drop=0.0)]
   rows += [dict(zip(CSV_FIELDS, values)) for values in zip(
-      result.layers.tolist(), result.loss, result.accuracy, result.loss_increase,
-      result.accuracy_drop)]
+      result.layers.tolist(), result.loss, result.accuracy, result.loss_increase, result.accuracy_drop)]
   return write_csv(os.fspath(path), CSV_FIELDS, rows)
 
 
@@ -208,17 +174,12 @@ def plot_lesion(result: LesionResult, path: str | os.PathLike, *, log_scale: boo
   for ax, values, baseline, ylabel, name in zip(
       fig.subplots(1, 2), (result.loss, 100 * result.accuracy),
       (result.baseline_loss, 100 * result.baseline_accuracy),
-      ('mean cross-entropy' + (' (log scale)' if log_scale else ''), 'accuracy (%)'),
-      ('Loss', 'Accuracy')):
-    ax.plot(result.layers, values, 'o-', color='tab:red', markersize=4,
-            label='layer lesioned (T = 0)')
+      ('mean cross-entropy' + (' (log scale)' if log_scale else ''), 'accuracy (%)'), ('Loss', 'Accuracy')):
+    ax.plot(result.layers, values, 'o-', color='tab:red', markersize=4, label='layer lesioned (T = 0)')
     ax.axhline(baseline, color='black', linestyle='--', label='no lesion')
     if log_scale and name == 'Loss':
       ax.set_yscale('log')
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set(xlabel='lesioned layer', ylabel=ylabel, title=f'{name} with one layer lesioned')
-    ax.legend()
-    ax.grid(True, alpha=0.3)
+    style_axes(ax, xlabel='lesioned layer', ylabel=ylabel, title=f'{name} with one layer lesioned')
   fig.suptitle(title or f'Layer lesioning ({result.num_examples} predictions)')
   return save_figure(fig, path)
 
@@ -237,10 +198,8 @@ def num_lesion_layers(model) -> int:
 def lesion_run(workdir: str, output_dir: str | None = None, *, split: str = 'train',
                batch_size: int | None = None, checkpoint: str | int = 'latest',
                run: LoadedRun | None = None) -> LesionResult:
-  """Lesions each highway layer of a trained run in turn over ``split``; writes CSV and figure.
-
-  Writes ``lesion.csv`` and ``lesion.png`` to ``output_dir`` (default: ``workdir``).
-  """
+  """Lesions each highway layer of a trained run in turn over ``split``; writes ``lesion.csv`` and
+  ``lesion.png`` to ``output_dir`` (default: ``workdir``)."""
   run = run or load_run(workdir, checkpoint)
   model = run.model
 

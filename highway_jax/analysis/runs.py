@@ -45,11 +45,8 @@ DIVERGED_FILE = 'diverged.json'
 
 
 def with_step_budget(config: ml_collections.ConfigDict, steps: int | None) -> ml_collections.ConfigDict:
-  """A copy of ``config`` trained for ``steps`` optimizer steps (None: unchanged).
-
-  Warmup is capped at a tenth of the budget, evaluation and checkpoints happen only at the end, and
-  the training loss is logged about 25 times, enough for a curve.
-  """
+  """A copy of ``config`` trained for ``steps`` steps (None: unchanged): warmup at most a tenth of it,
+  evaluation and checkpoint only at the end, the loss logged about 25 times (enough for a curve)."""
   config = ml_collections.ConfigDict(config.to_dict())
   if steps is not None:
     config.num_train_steps = int(steps)
@@ -61,14 +58,8 @@ def with_step_budget(config: ml_collections.ConfigDict, steps: int | None) -> ml
 
 
 def train_or_reuse(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains ``config`` in ``workdir``, or returns the results of a finished run of the same config.
-
-  A finished run is a ``results.json`` (or ``diverged.json``) next to a ``config.json`` equal to
-  ``config``. A diverged run returns ``{'diverged': True, 'error': message}``.
-
-  Raises:
-    ConfigError: ``workdir`` holds a finished run of a different config.
-  """
+  """Trains ``config`` in ``workdir``, or returns the ``results.json`` (or ``diverged.json``:
+  ``{'diverged': True, 'error': message}``) of a finished run there, whose config must be ``config``."""
   config_path = os.path.join(workdir, CONFIG_FILE)
   for name in (RESULTS_FILE, DIVERGED_FILE):
     path = os.path.join(workdir, name)
@@ -104,7 +95,7 @@ class LoadedRun:
     return self.setup.model
 
   @property
-  def name(self) -> str:
+  def name(self) -> str:  # the work directory's name
     return os.path.basename(os.path.normpath(self.workdir))
 
   def init_params(self) -> Any:
@@ -119,20 +110,14 @@ class LoadedRun:
 
 
 def load_run(workdir: str, checkpoint: str | int = 'latest') -> LoadedRun:
-  """Restores the checkpoint (``'latest'``, ``'best'`` or a step) of the run in ``workdir``.
-
-  Raises:
-    CheckpointError: no ``config.json``, no checkpoint, or one that doesn't fit the config.
-  """
+  """The run in ``workdir`` at ``checkpoint`` (``'latest'``, ``'best'`` or a step; ``restore_run``)."""
   s, state, step = restore_run(workdir, checkpoint)
   return LoadedRun(workdir=workdir, setup=s, params=state.params, step=step)
 
 
 def checked_batches(batches: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
-  """``(index, batch)`` with ``batch['mask']`` filled in; ValueError for a malformed batch.
-
-  After the last batch, a ValueError if there was no real example at all (no batch, or all masked).
-  """
+  """``(index, batch)`` with ``batch['mask']`` filled in; ValueError for a malformed batch, or after
+  the last one if there was no real example."""
   real = 0.0
   for index, batch in enumerate(batches):
     label = mask = None
@@ -154,11 +139,8 @@ def checked_batches(batches: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int,
 def plot_metric_curves(runs: Mapping[str, str | os.PathLike | Sequence[Mapping[str, Any]]],
                        path: str | os.PathLike, *, metric: str = 'loss', split: str = 'train',
                        log_scale: bool = True, title: str | None = None) -> str:
-  """``metric`` of ``split`` against the step, one line per ``{label: run}``.
-
-  A run is a work directory, its ``metrics.jsonl``, or the records (dicts with 'step', 'split' and
-  the metric).
-  """
+  """``metric`` of ``split`` against the step, one line per ``{label: run}``; a run is a work
+  directory, its ``metrics.jsonl``, or its records."""
   curves = {}
   for label, run in runs.items():
     records = run if isinstance(run, Sequence) and not isinstance(run, str) else read_metrics(run)

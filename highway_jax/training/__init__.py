@@ -1,18 +1,14 @@
 """Training system: ``train_and_evaluate(config, workdir)`` and what it is built from.
 
-    defaults.py           default_config() (the base of every configs/*.py), parse_arg(),
-                          load_config_file()
-    config_validation.py  validate_config(): one-line ConfigErrors for bad fields
-    optimizers.py         optax optimizers and learning-rate schedules from the config
-    losses.py             softmax cross-entropy and accuracy as per-batch sums
-    parallel.py           data parallelism (jit + NamedSharding on a 'data' mesh)
+    defaults.py           default_config() (base of configs/*.py), its schema and validate_config(),
+                          parse_arg(), load_config_file()
+    optimizers.py, losses.py, parallel.py   optax from the config; metric sums; data parallelism
     workdir.py            the work directory's files: names, JSON, metrics.jsonl, TensorBoard
     checkpoints.py        Orbax CheckpointManager of (train state, data iterator)
-    plots.py              the figure DPI and the one training-curve plot
-    setup.py              setup(config) -> Setup (data, model, optimizer, keys), TrainState;
-                          evaluate() a split
-    evaluation.py         restore_run(), evaluate_checkpoint()       (setup.py, checkpoints.py)
-    loop.py               train_and_evaluate(), console progress     (setup.py, checkpoints.py)
+    plots.py              the figure DPI and style, the training-curve plot
+    setup.py              setup(config) -> Setup, TrainState; evaluate() a split
+    evaluation.py         restore_run(), evaluate_checkpoint()
+    loop.py               train_and_evaluate()
 
 Example::
 
@@ -25,14 +21,6 @@ from highway_jax.training.evaluation import evaluate_checkpoint
 from highway_jax.training.loop import format_metrics, train_and_evaluate
 
 __all__ = [
-    'CheckpointError',
-    'ConfigError',
-    'NonFiniteLossError',
-    'default_config',
-    'evaluate_checkpoint',
-    'format_metrics',
-    'load_config_file',
-    'parse_arg',
-    'runlocal',
-    'train_and_evaluate',
+    'CheckpointError', 'ConfigError', 'NonFiniteLossError', 'default_config', 'evaluate_checkpoint',
+    'format_metrics', 'load_config_file', 'parse_arg', 'runlocal', 'train_and_evaluate',
 ]

@@ -1,27 +1,19 @@
 """Checkpoints of the train state and the data iterator, with Orbax's ``CheckpointManager``.
 
-Each checkpoint ``<directory>/<step>/`` holds two items, saved together by
-``ocp.args.Composite``:
+Each checkpoint ``<directory>/<step>/`` holds ``state`` (step, params, optimizer state; arrays only)
+and ``data`` (the grain iterator's position), so a restored run continues with exactly the batches
+and random numbers it would have seen.
 
-    state   the train state (step, params, optimizer state) via ``StandardSave``;
-            arrays only (no typed PRNG keys: the dropout key is derived from config.seed and the step)
-    data    the grain iterator's position, via grain's Orbax handler
+Kept: the ``keep`` latest, plus (with ``best_metric``) the one whose evaluation ``best_metric`` is best
+(``best_mode`` 'max' or 'min'). Stale temporary directories of an interrupted save are removed.
 
-so a restored run continues with exactly the batches and random numbers it would have seen.
-
-Kept: the ``keep`` latest checkpoints, plus (if ``best_metric`` is set) the one whose evaluation
-``best_metric`` is best (``best_mode`` 'max' or 'min'); checkpoints saved without metrics count only
-toward the latest ones. Stale temporary directories of an interrupted save are removed on start.
-
-Restoring goes into an abstract target (``jax.eval_shape`` of the state's init, with shardings), so
-the restored arrays get the current run's shardings. Before restoring, the stored array shapes are
-compared with the target's. Any mismatch (e.g. a different model width) or unreadable file raises
-``CheckpointError`` naming the checkpoint path; there is no silent re-initialisation.
+Restoring goes into an abstract target (shapes, dtypes, shardings), after comparing the stored
+shapes with it: a mismatch or an unreadable file raises ``CheckpointError`` naming the checkpoint
+path; there is no silent re-initialisation.
 
 Example::
 
     ckpt = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=2, best_metric='accuracy')
-    # or, for a run: Checkpointer.of_run(workdir, config)
     if ckpt.latest_step() is not None:
       state, iterator = ckpt.restore(ckpt.latest_step(), abstract_state, iterator)
     ckpt.save(step, state, iterator, metrics={'accuracy': 0.97, 'loss': 0.1})
@@ -61,17 +53,14 @@ class Checkpointer:
     best_fn = (lambda metrics: metrics[best_metric]) if best_metric else None
     if best_metric:
       policies.append(checkpoint_managers.BestN(
-          get_metric_fn=best_fn, reverse=best_mode == 'min', n=1,
-          keep_checkpoints_without_metrics=False))
+          get_metric_fn=best_fn, reverse=best_mode == 'min', n=1, keep_checkpoints_without_metrics=False))
     options = ocp.CheckpointManagerOptions(
         preservation_policy=checkpoint_managers.AnyPreservationPolicy(policies), best_fn=best_fn,
-        best_mode=best_mode, cleanup_tmp_directories=True,
-        enable_async_checkpointing=async_checkpointing)
+        best_mode=best_mode, cleanup_tmp_directories=True, enable_async_checkpointing=async_checkpointing)
     # Naming the handlers lets a fresh manager read a checkpoint's metadata before any restore.
     self._manager = ocp.CheckpointManager(
-        self.directory, options=options,
-        item_handlers={'state': ocp.StandardCheckpointHandler(),
-                       'data': grain.checkpoint.CheckpointHandler()})
+        self.directory, options=options, item_handlers={
+            'state': ocp.StandardCheckpointHandler(), 'data': grain.checkpoint.CheckpointHandler()})
 
   @classmethod
   def of_run(cls, workdir: str, config, *, async_checkpointing: bool = False) -> Checkpointer:
@@ -89,8 +78,7 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
-  def best_step(self) -> int | None:
-    """The step of the best checkpoint by ``best_metric`` (None when untracked or none saved)."""
+  def best_step(self) -> int | None:  # None when best_metric is unset or nothing was saved
     return self._manager.best_step() if self.best_metric else None
 
   def save(self, step: int, state: Any, data_iterator: Any = None,
@@ -105,11 +93,7 @@ class Checkpointer:
     return self._manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
 
   def restore(self, step: int, abstract_state: Any, data_iterator: Any = None):
-    """Restores ``(state, data_iterator)`` of ``step`` into the given abstract state and iterator.
-
-    Raises:
-      CheckpointError: the checkpoint is unreadable or its arrays don't match ``abstract_state``.
-    """
+    """``(state, data_iterator)`` of ``step``, restored into ``abstract_state`` and the iterator."""
     path = self.step_path(step)
     try:
       metadata = self._manager.item_metadata(step)['state']
@@ -137,8 +121,7 @@ class Checkpointer:
                             'to start over, or use another --workdir.') from e
     return restored['state'], restored['data'] if data_iterator is not None else None
 
-  def reached_preemption(self, step: int) -> bool:
-    """True when the JAX preemption notice (multi-host) asks every process to save now."""
+  def reached_preemption(self, step: int) -> bool:  # JAX's multi-host preemption notice
     return self._manager.reached_preemption(step)
 
   def wait_until_finished(self) -> None:

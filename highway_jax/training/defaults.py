@@ -1,8 +1,10 @@
-"""The base config every experiment starts from, its schema, and the parser for ``file.py:key=value``.
+"""The base config every experiment starts from, its schema and check, and the ``file.py:key=value`` parser.
 
-The schema: ``Training`` (top-level keys), ``Optimizer`` and ``Schedule``, dataclasses whose annotations
-hold each key's type, allowed values and bounds (``validate_config`` checks them), plus
-``data.DataConfig`` and each model's ``Model`` (``config.model`` has only ``name`` by default).
+The schema: the dataclasses ``Training`` (top-level keys), ``Optimizer`` and ``Schedule``,
+``data.DataConfig`` and each model's ``Model``. ``validate_config(config)`` checks the first three with
+``errors.build``, then the training length and the warmup within it, so a bad key fails in one
+``ConfigError`` line before any work starts; ``config.data`` and ``config.model`` are checked where
+used (``data.load``, ``models.get_model``).
 
 Config files (``configs/*.py``) are loaded by path, so they can't import a sibling ``common.py``; they
 build on :func:`default_config` (or on a sibling config, :func:`load_config_file`) instead::
@@ -11,17 +13,14 @@ build on :func:`default_config` (or on a sibling config, :func:`load_config_file
     from highway_jax.training import default_config, parse_arg
 
     def get_config(arg=None):
-      arg = parse_arg(arg, num_layers=50, block='highway', runlocal=False,
-                      choices={'block': ('highway', 'plain')})
+      arg = parse_arg(arg, num_layers=50, block='highway', choices={'block': ('highway', 'plain')})
       config = default_config()
-      config.data.name = 'digits'
-      config.model.name = 'highway_mlp'
+      config.data.name, config.model.name = 'digits', 'highway_mlp'
       config.model.num_layers = arg.num_layers
-      ...
       return config
 
-Run with ``python scripts/train.py --config=configs/my_experiment.py:num_layers=20,block=plain``; a key
-without a value means true (``:runlocal``). The comments of ``Training`` say what each key means.
+Run with ``python scripts/train.py --config=configs/my_experiment.py:num_layers=20,block=plain``.
+The comments of ``Training`` say what each key means.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from typing import Annotated, Any, Literal
 import ml_collections
 
 from highway_jax import data
-from highway_jax.errors import Bounds, ConfigError, check_value
+from highway_jax.errors import Bounds, ConfigError, build, check_value
 from highway_jax.training.optimizers import OPTIMIZERS, SCHEDULES
 
 Positive = Annotated[int, Bounds(gt=0)]
@@ -93,6 +92,22 @@ class Schedule:
   decay_factor: float = 0.1
 
 
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError for the first bad key (module docstring)."""
+  sections = {'optimizer': Optimizer, 'schedule': Schedule}
+  build(Training, {k: v for k, v in config.items() if k not in ('data', 'model', *sections)}, 'config')
+  for name, schema in sections.items():
+    build(schema, config[name], f'config.{name}')
+  steps, warmup = config.num_train_steps, config.schedule.warmup_steps
+  if steps == -1 and config.num_epochs <= 0:
+    raise ConfigError(f'config.num_epochs={config.num_epochs!r} must be > 0 when config.num_train_steps=-1.')
+  if steps != -1 and steps <= 0:
+    raise ConfigError(f'config.num_train_steps={steps!r} must be > 0, or -1 to use num_epochs.')
+  if 0 < steps <= warmup:
+    raise ConfigError(
+        f'config.schedule.warmup_steps={warmup} must be smaller than config.num_train_steps={steps}.')
+
+
 def default_config() -> ml_collections.ConfigDict:
   """The base config; experiment files override its fields (module docstring)."""
   config = ml_collections.ConfigDict(dataclasses.asdict(Training()))
@@ -115,14 +130,9 @@ def _parse(text: str, default: Any) -> Any:
 
 def parse_arg(arg: str | None, *, choices: Mapping[str, Sequence[Any]] | None = None,
               **spec: Any) -> ml_collections.ConfigDict:
-  """Parses the ``key=value,...`` string of ``--config=file.py:key=value,...`` (big_vision's).
-
-  ``arg`` is the string after the colon (``None`` or ``''`` when there is none; a key without a
-  value means true), ``spec`` every accepted key with its default, whose type the value is converted
-  to (bools accept true/false/1/0), ``choices`` the allowed values of some keys. Returns a ConfigDict
-  of every spec key; raises ConfigError, naming the argument, for an unknown key, a value not of the
-  default's type or one outside ``choices``.
-  """
+  """The ``key=value,...`` after the colon of ``--config=file.py:key=value,...`` (big_vision's) as a
+  ConfigDict of every ``spec`` key (its default, whose type values convert to; bools accept
+  true/false/1/0, no value means true); ``choices`` are some keys' allowed values."""
   result = ml_collections.ConfigDict(spec)
   for item in filter(None, (arg or '').split(',')):
     key, has_value, text = (part.strip() for part in item.partition('='))
@@ -130,20 +140,15 @@ def parse_arg(arg: str | None, *, choices: Mapping[str, Sequence[Any]] | None = 
       raise ConfigError(f'unknown config argument {key!r}; allowed: {", ".join(spec)}.')
     value = _parse(text if has_value else 'true', spec[key])
     allowed = (choices or {}).get(key)
-    check_value(f'config argument {key}', value,
-                Literal[tuple(allowed)] if allowed else type(spec[key]))
+    check_value(f'config argument {key}', value, Literal[tuple(allowed)] if allowed else type(spec[key]))
     result[key] = value
   return result
 
 
 def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None, *,
                      relative_to: str | None = None) -> ml_collections.ConfigDict:
-  """``get_config(arg)`` of a config file given as ``'path.py[:arg]'``, as ``--config=`` reads it.
-
-  ``overrides`` sets dotted keys afterwards, e.g. ``{'model.cell': 'lstm'}``. Configs use it to build
-  on a sibling config: ``load_config_file('cifar_highway.py', relative_to=__file__)`` resolves the
-  path in the directory of the file ``relative_to``.
-  """
+  """``get_config(arg)`` of ``'path.py[:arg]'`` as ``--config=`` reads it, then ``overrides`` of dotted
+  keys (``{'model.cell': 'lstm'}``); ``relative_to=__file__`` resolves a sibling config's path."""
   path, _, arg = spec.partition(':')
   if relative_to is not None:
     path = os.path.join(os.path.dirname(os.path.abspath(relative_to)), path)
@@ -165,9 +170,8 @@ def load_config_file(spec: str, overrides: Mapping[str, Any] | None = None, *,
 
 def runlocal(config: ml_collections.ConfigDict, *, batch_size: int, eval_batch_size: int,
              steps: int = 4, every: int = 2) -> ml_collections.ConfigDict:
-  """Shrinks ``config`` to a ``:runlocal`` variant (what the tests train): ``steps`` steps of
-  ``batch_size``, logged, evaluated and checkpointed (synchronously) every ``every`` steps, warmup at
-  most one step. The model and data sizes are the config's own business."""
+  """``config`` shrunk to a ``:runlocal`` variant (what the tests train): ``steps`` steps, logged,
+  evaluated and checkpointed (synchronously) every ``every`` steps, warmup at most one step."""
   config.batch_size = batch_size
   config.eval_batch_size = eval_batch_size
   config.num_train_steps = steps

@@ -23,13 +23,8 @@ from highway_jax.training.workdir import CHECKPOINT_DIR, load_config
 
 
 def restore_run(workdir: str, checkpoint: str | int = 'latest') -> tuple[Setup, TrainState, int]:
-  """``(setup, state, step)`` of the run in ``workdir`` at ``checkpoint``.
-
-  ``checkpoint`` is ``'latest'``, ``'best'`` (by the run's ``config.best_metric``) or a step.
-
-  Raises:
-    CheckpointError: no ``config.json``, no such checkpoint, or one that doesn't fit the config.
-  """
+  """``(setup, state, step)`` of the run in ``workdir`` at ``checkpoint``: ``'latest'``, ``'best'``
+  (by the run's ``config.best_metric``) or a step. CheckpointError if there is none that fits."""
   config = load_config(workdir)
   directory = os.path.join(workdir, CHECKPOINT_DIR)
   if not os.path.isdir(directory) or not any(n.isdigit() for n in os.listdir(directory)):
@@ -39,8 +34,7 @@ def restore_run(workdir: str, checkpoint: str | int = 'latest') -> tuple[Setup, 
   ckpt = Checkpointer.of_run(workdir, config)
   try:
     steps = ckpt.all_steps()
-    step = {'latest': ckpt.latest_step, 'best': ckpt.best_step}.get(
-        checkpoint, lambda: int(checkpoint))()
+    step = {'latest': ckpt.latest_step, 'best': ckpt.best_step}.get(checkpoint, lambda: int(checkpoint))()
     if step not in steps:
       hint = (" ('best' needs a run with config.best_metric set; use 'latest')"
               if checkpoint == 'best' and not config.best_metric else '')
@@ -53,9 +47,7 @@ def restore_run(workdir: str, checkpoint: str | int = 'latest') -> tuple[Setup, 
 
 def evaluate_checkpoint(workdir: str, checkpoint: str | int = 'latest',
                         split: str = 'test') -> dict[str, Any]:
-  """Restores a checkpoint of the run in ``workdir`` and evaluates it on ``split`` (module docstring).
-
-  Returns the metrics plus ``'step'`` (the checkpoint's step) and ``'split'``.
-  """
+  """The metrics of a checkpoint of the run in ``workdir`` on ``split``, with its ``'step'`` and
+  ``'split'``."""
   s, state, step = restore_run(workdir, checkpoint)
   return {'step': step, 'split': split, **evaluate(s, state, split)}

@@ -17,10 +17,9 @@ jit-compiled, with the state replicated and the batch split over every device on
     at the end                    final checkpoint, evaluation on 'test', results.json, loss.png and
                                   accuracy.png
 
-Resuming: if ``workdir/checkpoints`` has a checkpoint, training restarts from the latest one, with the
-data iterator's position, so the run continues bit-identically to one never interrupted (on the same
-hardware). SIGTERM (or a multi-host preemption notice) saves a checkpoint and returns early with
-``{'preempted': True, ...}``. A checkpoint that doesn't fit the current config is a CheckpointError.
+Resuming from the latest checkpoint (with the data position) continues bit-identically to a run never
+interrupted (same hardware). SIGTERM (or a multi-host preemption notice) saves a checkpoint and
+returns ``{'preempted': True, 'step': ...}``.
 
 Example::
 
@@ -80,30 +79,15 @@ def train_step(state: TrainState, batch: dict[str, jax.Array],
 
 def format_metrics(metrics: dict[str, float]) -> str:
   """``'loss 0.1234 | accuracy 96.50%'``."""
-  return ' | '.join(f'{k} {100 * v:.2f}%' if 'accuracy' in k else f'{k} {v:.4g}'
-                    for k, v in metrics.items())
+  return ' | '.join(f'{k} {100 * v:.2f}%' if 'accuracy' in k else f'{k} {v:.4g}' for k, v in metrics.items())
 
 
-class _Progress:
-  """Console lines ``step 1200/5000 | loss 0.1234 | accuracy 96.50% | 812.3 steps/s | ETA 0:00:04``,
-  with the speed since the previous line or :meth:`reset_clock` (after an evaluation or a save)."""
-
-  def __init__(self, total_steps: int, start_step: int):
-    self.total_steps = total_steps
-    self.reset_clock(start_step)
-
-  def line(self, step: int, metrics: dict[str, float]) -> str:
-    elapsed = time.perf_counter() - self._time
-    speed = (step - self._step) / elapsed if elapsed > 0 else math.nan
-    self.reset_clock(step)
-    eta = (str(datetime.timedelta(seconds=round((self.total_steps - step) / speed)))
-           if speed > 0 and math.isfinite(speed) else '?')
-    return ' | '.join([f'step {step:>{len(str(self.total_steps))}}/{self.total_steps}']
-                      + ([format_metrics(metrics)] if metrics else [])
-                      + [f'{speed:.1f} steps/s', f'ETA {eta}'])
-
-  def reset_clock(self, step: int) -> None:
-    self._step, self._time = step, time.perf_counter()
+def _progress_line(step: int, total: int, metrics: dict[str, float], speed: float) -> str:
+  """``step 1200/5000 | loss 0.1234 | accuracy 96.50% | 812.3 steps/s | ETA 0:00:04``."""
+  eta = (str(datetime.timedelta(seconds=round((total - step) / speed)))
+         if speed > 0 and math.isfinite(speed) else '?')
+  return ' | '.join([f'step {step:>{len(str(total))}}/{total}']
+                    + ([format_metrics(metrics)] if metrics else []) + [f'{speed:.1f} steps/s', f'ETA {eta}'])
 
 
 @contextlib.contextmanager
@@ -120,29 +104,10 @@ def _sigterm_event():
     signal.signal(signal.SIGTERM, previous)
 
 
-def _start_state(s: Setup, ckpt: Checkpointer, train_iter, workdir: str, is_chief: bool):
-  """``(state, train_iter)`` at the latest checkpoint (with the data position), or fresh."""
-  latest = ckpt.latest_step()
-  if latest is None:
-    return s.init_state(), train_iter
-  state, train_iter = ckpt.restore(latest, s.abstract_state(), train_iter)
-  logging.info('Resumed from checkpoint %s (step %d).', ckpt.step_path(latest), latest)
-  path = os.path.join(workdir, CONFIG_FILE)
-  if is_chief and os.path.exists(path):
-    old, new = read_json(path), config_json(s.config)
-    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    if changed:
-      logging.warning('Resuming %s with a changed config; top-level keys that differ: %s',
-                      workdir, ', '.join(changed))
-  return state, train_iter
-
-
 def _train_metrics(pending: list[tuple[int, dict[str, jax.Array]]], s: Setup,
                    ckpt: Checkpointer) -> tuple[dict[str, float], float]:
-  """Mean metrics and gradient norm of the ``(step, sums)`` in ``pending``.
-
-  Raises NonFiniteLossError at the first step whose loss or gradient norm is NaN/Inf.
-  """
+  """Mean metrics and gradient norm of the ``(step, sums)`` in ``pending``; NonFiniteLossError at the
+  first step whose loss or gradient norm is NaN/Inf."""
   values = jax.device_get([sums for _, sums in pending])
   for (step, _), sums in zip(pending, values):
     loss = float(sums['loss']) / max(float(sums.get('token_count', sums['count'])), 1.0)
@@ -162,25 +127,10 @@ def _every(step: int, period: int) -> bool:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains and evaluates the model of ``config``, writing everything to ``workdir``.
-
-  Args:
-    config: an experiment config (``highway_jax.training.default_config()`` plus data/model fields).
-    workdir: directory for checkpoints, metrics, plots and results; resumed from if it has
-      checkpoints.
-
-  Returns:
-    The final metrics (also in ``workdir/results.json``): ``test_loss``, ``test_accuracy`` (and
-    ``test_sequence_accuracy`` for sequence targets), the last training metrics ``train_*``, ``step``,
-    ``num_params``, ``best_step`` and ``wall_time_s``; or ``{'preempted': True, 'step': ...}`` after
-    SIGTERM.
-
-  Raises:
-    ConfigError: a bad config field (one-line message naming it).
-    highway_jax.data.DatasetUnavailableError: the dataset can't be obtained (e.g. offline).
-    NonFiniteLossError: the loss or gradient became NaN/Inf; the last good checkpoint is intact.
-    CheckpointError: the work directory's checkpoint can't be restored into this config's model.
-  """
+  """Trains the model of ``config`` in ``workdir`` (module docstring); returns the final metrics of
+  ``results.json``: ``test_*``, the last ``train_*``, ``step``, ``num_params``, ``best_step`` and
+  ``wall_time_s``. Raises ConfigError, data.DatasetUnavailableError, NonFiniteLossError or
+  CheckpointError (``highway_jax.errors``)."""
   start_time = time.time()
   workdir = os.path.abspath(workdir)
   is_chief = jax.process_index() == 0
@@ -193,7 +143,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   ckpt = Checkpointer.of_run(workdir, config, async_checkpointing=config.async_checkpointing)
   writer = None
   try:
-    state, train_iter = _start_state(s, ckpt, train_iter, workdir, is_chief)
+    latest = ckpt.latest_step()  # resume there, with the data position
+    if latest is None:
+      state = s.init_state()
+    else:
+      state, train_iter = ckpt.restore(latest, s.abstract_state(), train_iter)
+      logging.info('Resumed from checkpoint %s (step %d).', ckpt.step_path(latest), latest)
+      path = os.path.join(workdir, CONFIG_FILE)
+      new = config_json(config)
+      old = read_json(path) if is_chief and os.path.exists(path) else new
+      changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+      if changed:
+        logging.warning('Resuming %s with a changed config; top-level keys that differ: %s',
+                        workdir, ', '.join(changed))
     writer = MetricWriter(workdir, enabled=is_chief)
     if is_chief:
       write_json(os.path.join(workdir, CONFIG_FILE), config_json(config))
@@ -206,7 +168,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
     train_step_fn = jax.jit(train_step, donate_argnums=(0,))
     step = int(jax.device_get(state.step))
-    progress = _Progress(s.total_steps, start_step=step)
+    clock = (step, time.perf_counter())  # speed since the last line, evaluation or save
     pending, last_train, last_eval = [], {}, None
     with _sigterm_event() as sigterm:
       while step < s.total_steps:
@@ -225,18 +187,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           pending = []
           writer.write_scalars(step, 'train', last_train | {
               'grad_norm': grad_norm, 'learning_rate': float(s.schedule(step - 1))})
-          logging.info('%s', progress.line(step, last_train))
+          elapsed = time.perf_counter() - clock[1]
+          speed = (step - clock[0]) / elapsed if elapsed > 0 else math.nan
+          logging.info('%s', _progress_line(step, s.total_steps, last_train, speed))
+          clock = (step, time.perf_counter())
         eval_metrics = None
         if evaluate_now:
           eval_metrics = evaluate(s, state, config.eval_split)
           last_eval = (step, eval_metrics)
           writer.write_scalars(step, config.eval_split, eval_metrics)
-          logging.info('step %d eval on %s | %s', step, config.eval_split,
-                       format_metrics(eval_metrics))
-          progress.reset_clock(step)
+          logging.info('step %d eval on %s | %s', step, config.eval_split, format_metrics(eval_metrics))
         if save_now:
           ckpt.save(step, state, train_iter, metrics=eval_metrics)
-          progress.reset_clock(step)
+        if evaluate_now or save_now:
+          clock = (step, time.perf_counter())
         if preempted and not is_last:
           ckpt.wait_until_finished()
           logging.warning('Preempted: saved checkpoint %s at step %d; rerun the same command to '

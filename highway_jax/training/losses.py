@@ -43,10 +43,7 @@ def mean_cross_entropy(logits: Array, labels: Array) -> Array:
 
 
 def metric_sums(logits: Array, labels: Array, mask: Array | None = None) -> dict[str, Array]:
-  """Summed loss and accuracy of one batch (module docstring).
-
-  Padding (mask 0) may carry any label, even one outside ``[0, num_classes)``: it is never read.
-  """
+  """Summed loss and accuracy of one batch (module docstring); padding's labels are never read."""
   _check_shapes(logits, labels)
   mask = jnp.ones(labels.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
   weight = jnp.broadcast_to(mask.reshape(mask.shape + (1,) * (labels.ndim - 1)), labels.shape)
@@ -55,8 +52,7 @@ def metric_sums(logits: Array, labels: Array, mask: Array | None = None) -> dict
       logits.astype(jnp.float32), jnp.where(real, labels, 0))
   correct = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
   sums = {'loss': jnp.sum(jnp.where(real, weight * losses, 0.0)),
-          'correct': jnp.sum(jnp.where(real, weight * correct, 0.0)),
-          'count': jnp.sum(mask)}
+          'correct': jnp.sum(jnp.where(real, weight * correct, 0.0)), 'count': jnp.sum(mask)}
   if labels.ndim > 1:
     extra_axes = tuple(range(1, labels.ndim))
     sums['sequence_correct'] = jnp.sum(jnp.all(correct > 0, axis=extra_axes) * mask)
@@ -65,10 +61,8 @@ def metric_sums(logits: Array, labels: Array, mask: Array | None = None) -> dict
 
 
 def normalize(sums: list[dict[str, float]]) -> dict[str, float]:
-  """Means over several batches' sums: loss, accuracy (and sequence_accuracy for sequence targets).
-
-  Adds on the host in float64; raises ZeroDivisionError over no examples.
-  """
+  """Means over several batches' sums (added on the host in float64): loss, accuracy (and
+  sequence_accuracy for sequence targets)."""
   total = {k: sum(float(s[k]) for s in sums) for k in sums[0]}
   denominator = total.get('token_count', total['count'])
   result = {'loss': total['loss'] / denominator, 'accuracy': total['correct'] / denominator}

@@ -25,20 +25,10 @@ Weight decay applies only to parameters named ``kernel`` or ``embedding``. Biase
 which matters for highway gates: decaying the transform bias b_T would pull it away from its negative
 initialisation.
 
-Config fields::
-
-    config.optimizer: name, learning_rate, momentum, b1, b2, eps, weight_decay, grad_clip_norm
-    config.schedule:  name, warmup_steps, alpha, decay_rate, transition_steps, staircase,
-                      boundaries, decay_factor
-
 Example::
 
-    from highway_jax.training import default_config
-    from highway_jax.training.optimizers import create_optimizer
-
     config = default_config()
-    config.optimizer.name = 'nesterov'
-    config.schedule.name = 'step'
+    config.optimizer.name, config.schedule.name = 'nesterov', 'step'
     tx, schedule = create_optimizer(config, total_steps=1000)
     schedule(999)  # learning_rate · 0.1 ** 2
 """
@@ -56,8 +46,7 @@ SCHEDULES = ('constant', 'cosine', 'exponential', 'step')
 DECAYED_PARAMETER_NAMES = ('kernel', 'embedding')
 
 
-def create_learning_rate_schedule(config: ml_collections.ConfigDict,
-                                  total_steps: int) -> optax.Schedule:
+def create_learning_rate_schedule(config: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
   """The schedule of module docstring, from ``config.optimizer.learning_rate`` and ``config.schedule``."""
   sched = config.schedule
   base = float(config.optimizer.learning_rate)
@@ -76,8 +65,7 @@ def create_learning_rate_schedule(config: ml_collections.ConfigDict,
           'config.schedule.name=\'exponential\' needs config.schedule.transition_steps > 0 and '
           f'config.schedule.decay_rate in (0, 1]; got {sched.transition_steps} and {sched.decay_rate}.')
     decayed = optax.exponential_decay(base, transition_steps=int(sched.transition_steps),
-                                      decay_rate=float(sched.decay_rate),
-                                      staircase=bool(sched.staircase))
+                                      decay_rate=float(sched.decay_rate), staircase=bool(sched.staircase))
   elif sched.name == 'step':
     boundaries = tuple(float(b) for b in sched.boundaries)
     if any(not 0.0 < b < 1.0 for b in boundaries) or list(boundaries) != sorted(set(boundaries)):
@@ -99,19 +87,13 @@ def create_learning_rate_schedule(config: ml_collections.ConfigDict,
 
 def decay_mask(params):
   """True for the leaves weight decay acts on: those named ``kernel`` or ``embedding``."""
-  def is_decayed(path, _):
-    last = path[-1]
-    name = getattr(last, 'key', getattr(last, 'name', None))
-    return name in DECAYED_PARAMETER_NAMES
-  return jax.tree_util.tree_map_with_path(is_decayed, params)
+  return jax.tree_util.tree_map_with_path(lambda path, _: getattr(
+      path[-1], 'key', getattr(path[-1], 'name', None)) in DECAYED_PARAMETER_NAMES, params)
 
 
 def create_optimizer(config: ml_collections.ConfigDict,
                      total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """The optax transformation and its learning-rate schedule (module docstring).
-
-  ``config.optimizer``'s name and non-negative rates are checked once, by ``validate_config``.
-  """
+  """The optax transformation and its learning-rate schedule (module docstring)."""
   opt = config.optimizer
   schedule = create_learning_rate_schedule(config, total_steps)
   if opt.name in ('momentum', 'nesterov') and not 0.0 <= opt.momentum < 1.0:

@@ -20,8 +20,6 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -40,15 +38,10 @@ def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, PartitionSpec())
 
 
-def data_sharded(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-
-
 def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
   """Global arrays from this process's part of a batch, split over ``'data'`` along axis 0."""
-  sharding = data_sharded(mesh)
-  return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
+  sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
 
 
 def check_batch_size(name: str, batch_size: int) -> None:
@@ -58,9 +51,3 @@ def check_batch_size(name: str, batch_size: int) -> None:
     raise ConfigError(
         f'{name}={batch_size} must be a positive multiple of the number of devices ({devices}) '
         f'and of processes ({processes}).')
-
-
-def abstract_with_sharding(tree: Any, sharding: NamedSharding) -> Any:
-  """``ShapeDtypeStruct``s of ``tree`` (e.g. from ``jax.eval_shape``) carrying ``sharding``."""
-  return jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)

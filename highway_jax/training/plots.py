@@ -1,9 +1,9 @@
-"""PNG figures: the one DPI setting, the figure writer, and the one training-curve plot.
+"""PNG figures: the one DPI setting, the figure writer, the axes style, and the training-curve plot.
 
 Figures are ``matplotlib.figure.Figure`` objects drawn on the Agg canvas without pyplot, so they work
 without a display and touch no global backend state. Every figure of the package (training curves
 here, the experiments' figures in ``highway_jax.analysis``) is written by :func:`save_figure` at
-:data:`DPI`.
+:data:`DPI`, its axes styled by :func:`style_axes`.
 
 ``plot_curves({label: (steps, values)}, path, ylabel=...)`` draws one line per label against the step
 (a single point as a marker). A training run calls :func:`plot_run`, which writes
@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from highway_jax.training.workdir import read_metrics
 
@@ -32,10 +33,22 @@ DPI = 80
 
 def save_figure(fig: Figure, path: str | os.PathLike) -> str:
   """Writes ``fig`` to ``path`` at :data:`DPI` (creating the directory); returns the path."""
-  path = os.fspath(path)
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=DPI)
-  return path
+  fig.savefig(os.fspath(path), dpi=DPI)
+  return os.fspath(path)
+
+
+def style_axes(ax, *, legend: str | None = 'medium', integer_x: bool = True, log_y: bool = False,
+               grid: str = 'major', **props: Any) -> None:
+  """``ax.set(**props)`` plus the package's look: log y, integer x ticks (layers), legend, light grid."""
+  if log_y:
+    ax.set_yscale('log')
+  if integer_x:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+  ax.set(**props)
+  if legend:
+    ax.legend(fontsize=legend)
+  ax.grid(True, which=grid, alpha=0.3)
 
 
 def metric_curve(records: Sequence[Mapping[str, Any]], split: str,
@@ -54,26 +67,20 @@ def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
   for label, (steps, values) in curves.items():
     ax.plot(steps, values, 'o-' if len(steps) == 1 else '-', label=label)
   log_scale = log_scale and all(v > 0 for _, values in curves.values() for v in values)
-  if log_scale:
-    ax.set_yscale('log')
-  ax.set(xlabel='step', ylabel=ylabel + (' (log scale)' if log_scale else ''), title=title or '')
-  ax.legend()
-  ax.grid(True, which='both', alpha=0.3)
+  style_axes(ax, integer_x=False, log_y=log_scale, grid='both', xlabel='step', title=title or '',
+             ylabel=ylabel + (' (log scale)' if log_scale else ''))
   return save_figure(fig, path)
 
 
 def plot_run(workdir: str) -> list[str]:
   """Writes loss.png and accuracy.png of the run in ``workdir`` (module docstring); their paths."""
   records = read_metrics(workdir)
-  splits = sorted({r['split'] for r in records})
   paths = []
   for kind in ('loss', 'accuracy'):
-    curves = {}
-    for split in splits:
-      names = sorted({k for r in records if r['split'] == split for k in r
-                      if (k == 'loss' if kind == 'loss' else 'accuracy' in k)})
-      for name in names:
-        curves[split if name == kind else f'{split} {name}'] = metric_curve(records, split, name)
+    curves = {split if name == kind else f'{split} {name}': metric_curve(records, split, name)
+              for split in sorted({r['split'] for r in records})
+              for name in sorted({k for r in records if r['split'] == split for k in r
+                                  if (k == 'loss' if kind == 'loss' else 'accuracy' in k)})}
     if curves:
       paths.append(plot_curves(curves, os.path.join(workdir, f'{kind}.png'), ylabel=kind,
                                log_scale=kind == 'loss'))

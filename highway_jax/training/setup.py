@@ -1,22 +1,18 @@
 """What a run is built from: ``setup(config, workdir) -> Setup``, its train state, and evaluation.
 
-``Setup`` holds everything derived from a validated config before any step runs: the device mesh,
-the dataset, the model, the optimizer and its learning-rate schedule, the step budget and the two keys
-(``init_key`` for the parameters, ``dropout_root`` for the dropout keys ``fold_in(dropout_root, t)``).
-Training (``train.py``) and evaluating a saved run (``evaluation.py``) both start here, so a restored
+``Setup`` holds what a validated config gives before any step runs: mesh, dataset, model, optimizer
+and schedule, step budget, and the keys ``init_key`` (parameters) and ``dropout_root`` (dropout keys
+``fold_in(dropout_root, t)``). Training and evaluating a saved run both start here, so a restored
 checkpoint always meets the train state its run was trained with.
 
     total_steps = config.num_train_steps, or ⌈num_epochs · ⌊N_train / batch_size⌋⌉ when it is -1
 
-``TrainState`` is Flax's: the arrays ``step``, ``params`` and ``opt_state`` are what a checkpoint
-stores; ``apply_fn`` and ``tx`` are static. It holds no PRNG keys (a resumed run re-derives its
-dropout keys from the seed and the step). ``init_state(model, tx, dataset, key)`` initialises it from
-a dummy batch shaped like the dataset's; it is pure, so ``jax.eval_shape`` of it is the abstract
-state a checkpoint restores into (``Setup.abstract_state``).
+``TrainState`` is Flax's; a checkpoint stores its arrays ``step``, ``params``, ``opt_state`` (no PRNG
+keys: dropout keys come from the seed and the step). ``init_state`` is pure, so its ``jax.eval_shape``
+is the abstract state a checkpoint restores into (``Setup.abstract_state``).
 
-``evaluate(setup, state, split)`` is the exact mean loss and accuracy of ``state`` over every example
-of a split: ``eval_step`` returns per-batch sums that count only ``batch['mask'] == 1`` (the padding of
-the last batch has mask 0; see ``losses.py``), and the host adds them.
+``evaluate(setup, state, split)`` is the exact mean loss and accuracy over every example of a split:
+per-batch sums of the real examples (``batch['mask'] == 1``; ``losses.py``), added on the host.
 
 Example::
 
@@ -42,7 +38,7 @@ from jax.sharding import Mesh
 from highway_jax import data, models
 from highway_jax.errors import ConfigError
 from highway_jax.training import losses, parallel
-from highway_jax.training.config_validation import validate_config
+from highway_jax.training.defaults import validate_config
 from highway_jax.training.optimizers import create_optimizer
 
 
@@ -83,8 +79,9 @@ class Setup:
 
   def abstract_state(self) -> TrainState:
     """Shapes, dtypes and shardings of the train state: the target a checkpoint restores into."""
-    return parallel.abstract_with_sharding(jax.eval_shape(self._init, self.init_key),
-                                           parallel.replicated(self.mesh))
+    sharding = parallel.replicated(self.mesh)
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                        jax.eval_shape(self._init, self.init_key))
 
 
 def check_split(dataset: data.Dataset, split: str) -> None:
@@ -100,8 +97,6 @@ def setup(config: ml_collections.ConfigDict, workdir: str | None) -> Setup:
     parallel.check_batch_size(f'config.{key}', config[key])
   try:
     dataset = data.load(config.data, workdir=workdir)
-  except data.DatasetUnavailableError:
-    raise
   except ValueError as e:  # the data package's errors for bad config.data fields
     raise ConfigError(str(e)) from e
   check_split(dataset, config.eval_split)
@@ -122,8 +117,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str | None) -> Setup:
 @jax.jit
 def eval_step(state: TrainState, batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
   """Summed loss and accuracy of one evaluation batch (padding masked out)."""
-  logits = state.apply_fn({'params': state.params}, batch['inputs'], train=False,
-                          lengths=batch.get('length'))
+  logits = state.apply_fn({'params': state.params}, batch['inputs'], train=False, lengths=batch.get('length'))
   return losses.metric_sums(logits, batch['label'], batch['mask'])
 
 

@@ -12,16 +12,8 @@ A ``metrics.jsonl`` record::
 
     {"step": 1200, "split": "train", "loss": 0.123, "accuracy": 0.965, "learning_rate": 0.05, ...}
 
-Readers keep the last record per (split, step), so the steps a resumed run repeats count once. Every
-JSON file is written atomically (a temporary file, then ``os.replace``), so a run killed mid-write
-leaves the previous version.
-
-Example::
-
-    writer = MetricWriter(workdir)
-    writer.write_scalars(1200, 'train', {'loss': 0.12, 'accuracy': 0.96})
-    writer.close()
-    read_metrics(workdir)   # [{'step': 1200, 'split': 'train', 'loss': 0.12, 'accuracy': 0.96}]
+Readers keep the last record per (split, step), so steps a resumed run repeats count once. JSON files
+are written atomically (a temporary file, then ``os.replace``).
 """
 
 from __future__ import annotations
@@ -72,10 +64,7 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
 
 
 def read_metrics(run: str | os.PathLike) -> list[dict[str, Any]]:
-  """The records of a run's ``metrics.jsonl`` (``run``: the file or its work directory), by step.
-
-  The last record per ``(split, step)`` wins (a resumed run may repeat steps).
-  """
+  """The records of a run's ``metrics.jsonl`` (``run``: the file or its work directory), by step."""
   path = os.fspath(run)
   if os.path.isdir(path):
     path = os.path.join(path, METRICS_FILE)
@@ -91,10 +80,8 @@ def read_metrics(run: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 class MetricWriter:
-  """Appends scalars to ``metrics.jsonl`` and, as ``<split>/<name>``, to TensorBoard event files.
-
-  Only process 0 writes (``enabled=False`` elsewhere). tensorboardX needs no TensorFlow.
-  """
+  """Appends scalars to ``metrics.jsonl`` and, as ``<split>/<name>``, to TensorBoard (tensorboardX,
+  no TensorFlow); only process 0 writes (``enabled=False`` elsewhere)."""
 
   def __init__(self, workdir: str, *, enabled: bool = True):
     self.enabled = enabled
