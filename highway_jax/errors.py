@@ -1,6 +1,6 @@
 """Errors that end a run with one clear line, and the check that turns a config section into a dataclass.
 
-``scripts/train.py`` and ``scripts/evaluate.py`` catch these (and ``data.DatasetUnavailableError``)
+The command-line entry points (``highway_jax.cli``) catch these (and ``data.DatasetUnavailableError``)
 and print ``str(error)``; library callers get ordinary exceptions.
 
 * ``ConfigError`` (a ``ValueError``): a config field is unknown, renamed, of the wrong type, out of
