@@ -2,15 +2,19 @@ r"""Evaluates a saved run: ``python scripts/evaluate.py --workdir=runs/digits_hi
 
 ``--checkpoint`` is ``latest`` (default), ``best`` (by the run's ``config.best_metric``) or a step;
 ``--split`` is ``test`` (default) or another split of the run's dataset. The run's data and model are
-rebuilt from ``<workdir>/config.json``. Prints one line of metrics; errors are one line on stderr.
+rebuilt from ``<workdir>/config.json``; ``--config.data.<key>=<value>`` overrides a field of its data
+config (e.g. ``--config.data.data_dir=DIR`` for a dataset that moved). Prints one line of metrics;
+errors are one line on stderr.
 """
 
 import json
 import re
 
+import ml_collections
 from absl import flags, logging
+from ml_collections import config_flags
 
-from highway_jax import cli
+from highway_jax import cli, data
 from highway_jax.training import ConfigError, evaluate_checkpoint, format_metrics
 
 FLAGS = flags.FLAGS
@@ -18,6 +22,9 @@ flags.DEFINE_string('workdir', None, 'Work directory of a training run.', requir
 flags.DEFINE_string('checkpoint', 'latest', "'latest', 'best' or a step number.")
 flags.DEFINE_string('split', 'test', 'Split to evaluate on.')
 flags.DEFINE_bool('json', False, 'Print the metrics as JSON.')
+config_flags.DEFINE_config_dict(
+    'config', ml_collections.ConfigDict({'data': data.default_config()}),
+    'Only --config.data.<key>=<value>: overrides of the run\'s data config.')
 
 
 def main(argv):
@@ -25,7 +32,9 @@ def main(argv):
   checkpoint = FLAGS.checkpoint
   if checkpoint not in ('latest', 'best') and not re.fullmatch(r'\d+', checkpoint):
     raise ConfigError(f"--checkpoint={checkpoint!r} must be 'latest', 'best' or a step number.")
-  metrics = evaluate_checkpoint(FLAGS.workdir, checkpoint, split=FLAGS.split)
+  defaults = data.default_config()
+  overrides = {k: v for k, v in FLAGS.config.data.items() if v != defaults[k]}
+  metrics = evaluate_checkpoint(FLAGS.workdir, checkpoint, split=FLAGS.split, data_overrides=overrides)
   logging.info('Evaluated %s', metrics)
   if FLAGS.json:
     print(json.dumps(metrics))

@@ -30,6 +30,7 @@ from highway_jax.training import (
   train_and_evaluate,
 )
 from highway_jax.training.defaults import validate_config
+from highway_jax.training.evaluation import restore_run
 from highway_jax.training.optimizers import create_learning_rate_schedule, create_optimizer
 from highway_jax.training.setup import setup
 from highway_jax.training.workdir import read_metrics
@@ -459,3 +460,15 @@ def test_digits_main_job_reaches_its_accuracy_target(tmp_path):
   config.eval_every_steps = 100_000
   results = train_and_evaluate(config, str(tmp_path / 'run'))
   assert results['test_accuracy'] >= 0.95, results
+
+
+def test_profile_trace_absolute_data_dir_and_evaluate_data_overrides(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  run = str(tmp_path / 'run')
+  train_and_evaluate(tiny_config(profile_steps=2, **{'data.data_dir': 'tfds'}), run)
+  traces = list((tmp_path / 'run' / 'profile').rglob('*.xplane.pb'))
+  assert traces and all(t.stat().st_size > 0 for t in traces), traces
+  stored = json.loads((tmp_path / 'run' / 'config.json').read_text())
+  assert stored['data']['data_dir'] == str(tmp_path / 'tfds')  # evaluable from anywhere
+  s, _, step = restore_run(run, data_overrides={'data_dir': '/moved'})
+  assert s.config.data.data_dir == '/moved' and step == 6

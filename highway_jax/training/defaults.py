@@ -62,6 +62,7 @@ class Training:
   best_mode: Literal['max', 'min'] = 'max'
   eval_split: Literal['test', 'validation'] = 'test'  # periodic evaluation; the final one is on 'test'
   async_checkpointing: bool = True   # write checkpoints in a background thread
+  profile_steps: NonNegative = 0     # jax.profiler trace of this many steps after the first (0: off)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from highway_jax.errors import CheckpointError
@@ -22,10 +23,12 @@ from highway_jax.training.setup import Setup, TrainState, evaluate, setup
 from highway_jax.training.workdir import CHECKPOINT_DIR, load_config
 
 
-def restore_run(workdir: str, checkpoint: str | int = 'latest') -> tuple[Setup, TrainState, int]:
+def restore_run(workdir: str, checkpoint: str | int = 'latest',
+                data_overrides: Mapping[str, Any] | None = None) -> tuple[Setup, TrainState, int]:
   """``(setup, state, step)`` of the run in ``workdir`` at ``checkpoint``: ``'latest'``, ``'best'``
   (by the run's ``config.best_metric``) or a step. CheckpointError if there is none that fits."""
   config = load_config(workdir)
+  config.data.update(dict(data_overrides or {}))
   directory = os.path.join(workdir, CHECKPOINT_DIR)
   if not os.path.isdir(directory) or not any(n.isdigit() for n in os.listdir(directory)):
     raise CheckpointError(f'{workdir} has no checkpoint ({directory} holds none); train the run '
@@ -45,9 +48,10 @@ def restore_run(workdir: str, checkpoint: str | int = 'latest') -> tuple[Setup, 
   return s, state, int(step)
 
 
-def evaluate_checkpoint(workdir: str, checkpoint: str | int = 'latest',
-                        split: str = 'test') -> dict[str, Any]:
+def evaluate_checkpoint(workdir: str, checkpoint: str | int = 'latest', split: str = 'test',
+                        data_overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
   """The metrics of a checkpoint of the run in ``workdir`` on ``split``, with its ``'step'`` and
-  ``'split'``."""
-  s, state, step = restore_run(workdir, checkpoint)
+  ``'split'``. ``data_overrides`` replace fields of the run's ``config.data`` (e.g. ``data_dir`` for a
+  dataset that moved)."""
+  s, state, step = restore_run(workdir, checkpoint, data_overrides)
   return {'step': step, 'split': split, **evaluate(s, state, split)}

@@ -53,6 +53,7 @@ from highway_jax.training.plots import plot_run
 from highway_jax.training.setup import Setup, TrainState, count_params, evaluate, setup
 from highway_jax.training.workdir import (
   CONFIG_FILE,
+  PROFILE_DIR,
   RESULTS_FILE,
   MetricWriter,
   config_json,
@@ -169,12 +170,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     train_step_fn = jax.jit(train_step, donate_argnums=(0,))
     step = int(jax.device_get(state.step))
     clock = (step, time.perf_counter())  # speed since the last line, evaluation or save
+    first_step = step
     pending, last_train, last_eval = [], {}, None
     with _sigterm_event() as sigterm:
       while step < s.total_steps:
+        if config.profile_steps and step == first_step + 1:  # after the step that compiled
+          jax.profiler.start_trace(os.path.join(workdir, PROFILE_DIR))
         batch = parallel.shard_batch(next(train_iter), s.mesh)
         state, sums = train_step_fn(state, batch, s.dropout_root)
         step += 1
+        if config.profile_steps and step == first_step + 1 + config.profile_steps:
+          jax.block_until_ready(state)
+          jax.profiler.stop_trace()
+          logging.info('Wrote a trace of steps %d-%d to %s (TensorBoard profiler or Perfetto).',
+                       step - config.profile_steps + 1, step, os.path.join(workdir, PROFILE_DIR))
         pending.append((step, sums))
         is_last = step == s.total_steps
         preempted = sigterm.is_set() or ckpt.reached_preemption(step)

@@ -2,11 +2,13 @@
 
 A training run's ``workdir`` holds::
 
-    config.json     the config the run was started with (a resumed run overwrites it)
+    config.json     the config the run was started with (a resumed run overwrites it); a relative
+                    data.data_dir is stored absolute
     metrics.jsonl   one JSON object per logged (step, split), appended (a resumed run appends)
     results.json    the final metrics, written once at the end
     checkpoints/    Orbax checkpoints, one directory per step (checkpoints.py)
     loss.png, accuracy.png, events.out.tfevents.*   curves (plots.py) and TensorBoard events
+    profile/        a jax.profiler trace of config.profile_steps steps (only when that is > 0)
 
 A ``metrics.jsonl`` record::
 
@@ -33,6 +35,7 @@ CONFIG_FILE = 'config.json'
 RESULTS_FILE = 'results.json'
 METRICS_FILE = 'metrics.jsonl'
 CHECKPOINT_DIR = 'checkpoints'
+PROFILE_DIR = 'profile'  # jax.profiler traces (config.profile_steps)
 
 
 def write_json(path: str, payload: Any) -> str:
@@ -51,8 +54,12 @@ def read_json(path: str) -> Any:
 
 
 def config_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """``config`` as the plain JSON dict stored in ``config.json``."""
-  return json.loads(config.to_json())
+  """``config`` as the plain JSON dict stored in ``config.json``; a relative ``data.data_dir`` is made
+  absolute, so the run can be evaluated from another directory."""
+  stored = json.loads(config.to_json())
+  if stored.get('data', {}).get('data_dir'):
+    stored['data']['data_dir'] = os.path.abspath(stored['data']['data_dir'])
+  return stored
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
