@@ -33,7 +33,7 @@ from highway_jax.training.defaults import validate_config
 from highway_jax.training.evaluation import restore_run
 from highway_jax.training.optimizers import create_learning_rate_schedule, create_optimizer
 from highway_jax.training.setup import setup
-from highway_jax.training.workdir import read_metrics
+from highway_jax.training.workdir import load_config, read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -294,6 +294,21 @@ def test_train_evaluate_outputs_and_resume(tmp_path, caplog):
   # keep_checkpoints=2 latest plus the best by accuracy.
   kept = sorted(int(s) for s in os.listdir(os.path.join(workdir, 'checkpoints')))
   assert kept[-2:] == [6, 9] and len(kept) <= 3
+
+  # A change that alters the computation never resumes quietly; config.json keeps the trained config.
+  with pytest.raises(ConfigError, match=r"optimizer\.learning_rate 0\.01 -> 0\.003.*another --workdir.*"
+                     r"--config\.resume_with_changes=true"):
+    train_and_evaluate(tiny_config(num_train_steps=9, **{'optimizer.learning_rate': 3e-3}), workdir)
+  with open(os.path.join(workdir, 'config.json')) as f:
+    stored = json.load(f)
+  assert (stored['optimizer']['learning_rate'], stored['num_train_steps']) == (1e-2, 6)
+  changed = tiny_config(num_train_steps=10, resume_with_changes=True, **{'optimizer.learning_rate': 3e-3})
+  assert train_and_evaluate(changed, workdir)['step'] == 10
+  with open(os.path.join(workdir, 'config_changes.jsonl')) as f:
+    history = [json.loads(line) for line in f]
+  assert [h['step'] for h in history] == [6, 9]
+  assert history[1]['changes']['optimizer.learning_rate'] == [1e-2, 3e-3]
+  assert load_config(workdir).optimizer.learning_rate == 3e-3  # what the weights were last trained with
 
 
 def test_sigterm_saves_a_checkpoint_and_returns(tmp_path, monkeypatch):

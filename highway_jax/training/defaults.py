@@ -63,6 +63,7 @@ class Training:
   eval_split: Literal['test', 'validation'] = 'test'  # periodic evaluation; the final one is on 'test'
   async_checkpointing: bool = True   # write checkpoints in a background thread
   profile_steps: NonNegative = 0     # jax.profiler trace of this many steps after the first (0: off)
+  resume_with_changes: bool = False  # resume checkpoints under a config that alters the computation
 
 
 @dataclasses.dataclass(frozen=True)

@@ -46,7 +46,7 @@ import optax
 from absl import logging
 
 from highway_jax import data
-from highway_jax.errors import NonFiniteLossError
+from highway_jax.errors import ConfigError, NonFiniteLossError
 from highway_jax.training import losses, parallel
 from highway_jax.training.checkpoints import Checkpointer
 from highway_jax.training.plots import plot_run
@@ -56,8 +56,10 @@ from highway_jax.training.workdir import (
   PROFILE_DIR,
   RESULTS_FILE,
   MetricWriter,
+  append_config_changes,
+  config_changes,
   config_json,
-  read_json,
+  load_config,
   write_json,
 )
 
@@ -123,6 +125,28 @@ def _train_metrics(pending: list[tuple[int, dict[str, jax.Array]]], s: Setup,
   return losses.normalize(values), float(np.mean([float(v['grad_norm']) for v in values]))
 
 
+# Keys that change how long or how visibly a run trains, not what it computes: resumed without asking.
+FREE_ON_RESUME = ('num_train_steps', 'num_epochs', 'log_every_steps', 'eval_every_steps',
+                  'checkpoint_every_steps', 'keep_checkpoints', 'async_checkpointing', 'profile_steps',
+                  'eval_batch_size', 'resume_with_changes', 'data.data_dir')
+
+
+def _check_resume(workdir: str, config: ml_collections.ConfigDict) -> dict[str, list]:
+  """The changes from the config the checkpoints were trained with; a ConfigError for one that alters
+  the computation unless ``config.resume_with_changes``."""
+  changes = config_changes(config_json(load_config(workdir)), config_json(config))
+  altering = {k: v for k, v in changes.items() if k not in FREE_ON_RESUME}
+  if altering and not config.resume_with_changes:
+    listed = ', '.join(f'{k} {old!r} -> {new!r}' for k, (old, new) in altering.items())
+    raise ConfigError(
+        f'{workdir} holds checkpoints trained with another config ({listed}). Use another --workdir for '
+        'a new run, or add --config.resume_with_changes=true to continue these weights with the change.')
+  if changes:
+    logging.warning('Resuming %s with config changes: %s', workdir,
+                    ', '.join(f'{k} {old!r} -> {new!r}' for k, (old, new) in changes.items()))
+  return changes
+
+
 def _every(step: int, period: int) -> bool:
   return bool(period) and step % period == 0
 
@@ -147,19 +171,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     latest = ckpt.latest_step()  # resume there, with the data position
     if latest is None:
       state = s.init_state()
+      if is_chief:
+        write_json(os.path.join(workdir, CONFIG_FILE), config_json(config))
     else:
+      changes = _check_resume(workdir, config)
       state, train_iter = ckpt.restore(latest, s.abstract_state(), train_iter)
       logging.info('Resumed from checkpoint %s (step %d).', ckpt.step_path(latest), latest)
-      path = os.path.join(workdir, CONFIG_FILE)
-      new = config_json(config)
-      old = read_json(path) if is_chief and os.path.exists(path) else new
-      changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-      if changed:
-        logging.warning('Resuming %s with a changed config; top-level keys that differ: %s',
-                        workdir, ', '.join(changed))
+      if changes and is_chief:
+        append_config_changes(workdir, latest, changes)
     writer = MetricWriter(workdir, enabled=is_chief)
-    if is_chief:
-      write_json(os.path.join(workdir, CONFIG_FILE), config_json(config))
     num_params = count_params(state.params)
     logging.info('Model %s: %d parameters; dataset %s: %s train examples; %d steps of batch %d '
                  '(%d steps per epoch) on %d device(s).', config.model.name, num_params,

@@ -2,8 +2,10 @@
 
 A training run's ``workdir`` holds::
 
-    config.json     the config the run was started with (a resumed run overwrites it); a relative
-                    data.data_dir is stored absolute
+    config.json     the config the run was started with, never overwritten once a checkpoint exists;
+                    a relative data.data_dir is stored absolute
+    config_changes.jsonl  changes accepted on resume (resume_with_changes), one line each:
+                    {"step": 600, "changes": {"optimizer.learning_rate": [0.001, 0.003]}}
     metrics.jsonl   one JSON object per logged (step, split), appended (a resumed run appends)
     results.json    the final metrics, written once at the end
     checkpoints/    Orbax checkpoints, one directory per step (checkpoints.py)
@@ -35,6 +37,7 @@ CONFIG_FILE = 'config.json'
 RESULTS_FILE = 'results.json'
 METRICS_FILE = 'metrics.jsonl'
 CHECKPOINT_DIR = 'checkpoints'
+CHANGES_FILE = 'config_changes.jsonl'
 PROFILE_DIR = 'profile'  # jax.profiler traces (config.profile_steps)
 
 
@@ -63,11 +66,35 @@ def config_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config a run in ``workdir`` was started with (``workdir/config.json``)."""
+  """The config the weights in ``workdir`` were last trained with: ``config.json`` and the changes of
+  ``config_changes.jsonl``, in order."""
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
     raise CheckpointError(f'{path} does not exist: {workdir} is not a training work directory.')
-  return ml_collections.ConfigDict(read_json(path))
+  config = ml_collections.ConfigDict(read_json(path))
+  changes = os.path.join(workdir, CHANGES_FILE)
+  if os.path.exists(changes):
+    with open(changes, encoding='utf-8') as f:
+      for record in map(json.loads, f):
+        config.update_from_flattened_dict({k: new for k, (_, new) in record['changes'].items()})
+  return config
+
+
+def config_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = '') -> dict[str, list]:
+  """``{'a.b': [old, new]}`` for every leaf of two JSON configs that differs."""
+  changes = {}
+  for key in sorted(set(old) | set(new)):
+    a, b = old.get(key), new.get(key)
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+      changes |= config_changes(a, b, f'{prefix}{key}.')
+    elif a != b:
+      changes[prefix + key] = [a, b]
+  return changes
+
+
+def append_config_changes(workdir: str, step: int, changes: Mapping[str, list]) -> None:
+  with open(os.path.join(workdir, CHANGES_FILE), 'a', encoding='utf-8') as f:
+    f.write(json.dumps({'step': step, 'changes': changes}) + '\n')
 
 
 def read_metrics(run: str | os.PathLike) -> list[dict[str, Any]]:
