@@ -20,13 +20,14 @@ from absl import app
 from absl import logging as absl_logging
 
 from highway_jax.data import DatasetUnavailableError
-from highway_jax.errors import CheckpointError, ConfigError, NonFiniteLossError
+from highway_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
 
 EXPECTED = {
     ConfigError: 'Config error',
     DatasetUnavailableError: 'Dataset unavailable',
     NonFiniteLossError: 'Training stopped',
     CheckpointError: 'Checkpoint error',
+    WorkdirError: 'Work directory error',
 }
 QUIET_PACKAGES = ('orbax', 'grain', 'jax')  # Orbax logs every save in detail
 

@@ -11,6 +11,8 @@ and print ``str(error)``; library callers get ordinary exceptions.
 * ``CheckpointError`` (a ``RuntimeError``): a checkpoint in the work directory cannot be restored into
   the current model (corrupt files, or a different model/optimizer shape). The message names the
   checkpoint path. Training never silently re-initialises over an unreadable checkpoint.
+* ``WorkdirError`` (an ``OSError``): the work directory can't be created or written; the message names
+  the path, the cause and the fix.
 
 A dataclass is the schema of a config section (``config.model`` for a model, ``config.data``,
 ``config.optimizer``, ...): its fields are the keys, their defaults the defaults, and their annotations
@@ -52,6 +54,10 @@ class NonFiniteLossError(FloatingPointError):
 
 class CheckpointError(RuntimeError):
   """A checkpoint cannot be restored into the current train state."""
+
+
+class WorkdirError(OSError):
+  """The work directory can't be created or written (a file, read-only, full, no permission)."""
 
 
 def choice_error(key: str, value: Any, allowed: Iterable[Any]) -> ConfigError:

@@ -1,5 +1,6 @@
 """Tests of highway_jax.training: optimizers, losses, config errors, the loop, checkpoints, devices."""
 
+import errno
 import json
 import math
 import os
@@ -17,6 +18,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from highway_jax import data
+from highway_jax.errors import WorkdirError
 from highway_jax.training import (
   CheckpointError,
   ConfigError,
@@ -29,6 +31,7 @@ from highway_jax.training import (
   parse_arg,
   train_and_evaluate,
 )
+from highway_jax.training import workdir as workdir_lib
 from highway_jax.training.defaults import validate_config
 from highway_jax.training.evaluation import restore_run
 from highway_jax.training.optimizers import create_learning_rate_schedule, create_optimizer
@@ -487,3 +490,36 @@ def test_profile_trace_absolute_data_dir_and_evaluate_data_overrides(tmp_path, m
   assert stored['data']['data_dir'] == str(tmp_path / 'tfds')  # evaluable from anywhere
   s, _, step = restore_run(run, data_overrides={'data_dir': '/moved'})
   assert s.config.data.data_dir == '/moved' and step == 6
+
+
+@pytest.mark.parametrize('fault, cause', [
+    ('file', 'it is a file'),
+    ('below_file', 'a part of the path is a file'),
+    (errno.EACCES, 'permission denied'),
+    (errno.EROFS, 'the filesystem is read-only'),
+    (errno.ENOSPC, 'no space left on the device'),
+])
+def test_workdir_faults_are_one_line(tmp_path, monkeypatch, fault, cause):
+  (tmp_path / 'afile').write_text('x')
+  workdir = {'file': tmp_path / 'afile', 'below_file': tmp_path / 'afile' / 'run'}.get(fault, tmp_path / 'run')
+  if isinstance(fault, int):  # as root nothing is read-only: the OS error is injected at the write
+    def failing_open(path, *args, **kwargs):
+      raise OSError(fault, os.strerror(fault), path)
+    monkeypatch.setattr(workdir_lib, 'open', failing_open, raising=False)
+  with pytest.raises(WorkdirError) as error:
+    workdir_lib.prepare(str(workdir))
+  message = str(error.value)
+  assert '\n' not in message and f'--workdir={workdir}' in message and cause in message
+  assert 'pass a writable directory with --workdir=DIR' in message
+
+
+def test_workdir_that_is_a_file_stops_the_script_in_one_line(tmp_path):
+  (tmp_path / 'afile').write_text('x')
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO, 'scripts', 'train.py'),
+       f'--config={os.path.join(REPO, "configs", "digits_highway.py")}:runlocal',
+       f'--workdir={tmp_path / "afile"}'], capture_output=True, text=True, timeout=120, cwd=REPO)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines() == [
+      f'Work directory error: cannot use --workdir={tmp_path / "afile"}: it is a file '
+      f'({tmp_path / "afile"}); pass a writable directory with --workdir=DIR.']

@@ -60,6 +60,7 @@ from highway_jax.training.workdir import (
   config_changes,
   config_json,
   load_config,
+  prepare,
   write_json,
 )
 
@@ -160,7 +161,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   workdir = os.path.abspath(workdir)
   is_chief = jax.process_index() == 0
   if is_chief:
-    os.makedirs(workdir, exist_ok=True)
+    prepare(workdir)
   s = setup(config, workdir)
   train_iter = data.train_loader(
       s.dataset, batch_size=config.batch_size // jax.process_count(), seed=config.seed,

@@ -22,6 +22,7 @@ are written atomically (a temporary file, then ``os.replace``).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Mapping
@@ -31,7 +32,7 @@ import ml_collections
 import numpy as np
 import tensorboardX
 
-from highway_jax.errors import CheckpointError, ConfigError
+from highway_jax.errors import CheckpointError, ConfigError, WorkdirError
 
 CONFIG_FILE = 'config.json'
 RESULTS_FILE = 'results.json'
@@ -39,6 +40,25 @@ METRICS_FILE = 'metrics.jsonl'
 CHECKPOINT_DIR = 'checkpoints'
 CHANGES_FILE = 'config_changes.jsonl'
 PROFILE_DIR = 'profile'  # jax.profiler traces (config.profile_steps)
+
+
+_CAUSES = {errno.EEXIST: 'it is a file', errno.ENOTDIR: 'a part of the path is a file',
+           errno.EACCES: 'permission denied', errno.EPERM: 'permission denied',
+           errno.EROFS: 'the filesystem is read-only', errno.ENOSPC: 'no space left on the device'}
+
+
+def prepare(workdir: str) -> None:
+  """Creates ``workdir`` and checks that a file can be written there; else a one-line WorkdirError."""
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, '.write_test')
+    with open(probe, 'w', encoding='utf-8') as f:
+      f.write('ok')
+    os.remove(probe)
+  except OSError as e:
+    cause = _CAUSES.get(e.errno, e.strerror or type(e).__name__)
+    raise WorkdirError(f'cannot use --workdir={workdir}: {cause} ({e.filename or workdir}); pass a '
+                       'writable directory with --workdir=DIR.') from None
 
 
 def write_json(path: str, payload: Any) -> str:
