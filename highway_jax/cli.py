@@ -8,11 +8,14 @@ one task) and with the INFO logs of Orbax, grain and JAX dropped (warnings still
 
 Error policy: an error of :data:`EXPECTED` (a bad config or flag, a dataset that can't be obtained, a
 diverged loss, a work directory or checkpoint that can't be used) prints ``<label>: <message>`` on one
-line of stderr and exits with status 1. Any other exception is a bug and keeps its traceback.
+line of stderr and exits with status 1. Any other exception is a bug and keeps its traceback. Ctrl-C
+outside the training loop prints one line and exits with status 130 (inside it, the loop saves and
+returns, and ``python -m highway_jax.train`` exits with :data:`EXIT_PREEMPTED`, 75).
 """
 
 import logging
 import os
+import signal
 import sys
 
 import jax
@@ -29,6 +32,8 @@ EXPECTED = {
     CheckpointError: 'Checkpoint error',
     WorkdirError: 'Work directory error',
 }
+EXIT_PREEMPTED = 75  # saved and stopped early (SIGTERM, Ctrl-C, preemption): rerun to resume
+EXIT_INTERRUPTED = 130  # Ctrl-C before anything could be saved
 QUIET_PACKAGES = ('orbax', 'grain', 'jax')  # Orbax logs every save in detail
 
 
@@ -53,8 +58,23 @@ class _BelowWarningFrom(logging.Filter):
         f'{os.sep}{p}{os.sep}' in record.pathname for p in QUIET_PACKAGES)
 
 
+def exit_on_interrupt(signum=None, frame=None) -> None:
+  """SIGINT handler outside the training loop: one line, exit status 130, no traceback.
+
+  A KeyboardInterrupt raised at an arbitrary point can be swallowed (JAX's garbage-collection callback
+  ignores it, so training went on) or unwind while library threads run; exiting at once is the safe
+  answer where there is nothing to save. Called with no arguments, installs itself.
+  """
+  if signum is None:
+    signal.signal(signal.SIGINT, exit_on_interrupt)
+    return
+  os.write(2, b'Interrupted: nothing to save yet (or nothing left to), exiting.\n')
+  os._exit(EXIT_INTERRUPTED)
+
+
 def run(main, **kwargs) -> None:
   """``absl.app.run(main)`` with the start-up and error policy of the module docstring."""
+  exit_on_interrupt()
 
   def guarded(argv):
     if len(argv) > 1:

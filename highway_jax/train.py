@@ -73,9 +73,9 @@ def main(argv):
   workdir = FLAGS.workdir or default_workdir(config_flags.get_config_filename(FLAGS['config']))
   results = train_and_evaluate(FLAGS.config, workdir)  # validates the config first
   if results.get('preempted'):
-    print(f'Preempted at step {results["step"]}; checkpoint saved in {workdir}. Rerun the same '
-          'command to resume.')
-    return
+    print(f'Stopped at step {results["step"]} (preempted or interrupted); checkpoint saved in {workdir}. '
+          f'Rerun the same command to resume (exit status {cli.EXIT_PREEMPTED}).')
+    sys.exit(cli.EXIT_PREEMPTED)
   test = {k[len('test_'):]: v for k, v in results.items() if k.startswith('test_')}
   print(f'Test at step {results["step"]}: {format_metrics(test)} ({results["wall_time_s"]:.0f} s). '
         f'Results, metrics and plots in {workdir}.')

@@ -5,7 +5,13 @@ overrides any field; ``--workdir`` defaults to ``runs/<config file name>``. The 
 ``python -m highway_jax.train`` (``highway_jax/train.py``, where the flags are documented).
 """
 
-from highway_jax import train
+import os
+import signal
+
+# Ctrl-C while the libraries load: one line and no traceback (highway_jax.cli takes over after).
+signal.signal(signal.SIGINT, lambda *_: (os.write(2, b'Interrupted while starting, exiting.\n'), os._exit(130)))
+
+from highway_jax import train  # noqa: E402
 
 if __name__ == '__main__':
   train.run()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import jax
 import jax.numpy as jnp
@@ -314,22 +315,23 @@ def test_train_evaluate_outputs_and_resume(tmp_path, caplog):
   assert load_config(workdir).optimizer.learning_rate == 3e-3  # what the weights were last trained with
 
 
-def test_sigterm_saves_a_checkpoint_and_returns(tmp_path, monkeypatch):
-  def send_sigterm(batch):
-    os.kill(os.getpid(), signal.SIGTERM)
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_saves_a_checkpoint_and_returns(tmp_path, monkeypatch, signum):
+  def send_signal(batch):
+    os.kill(os.getpid(), signum)
     return batch
 
   def previous_handler(signum, frame):
-    raise AssertionError('the SIGTERM handler of the caller ran during training')
+    raise AssertionError('the signal handler of the caller ran during training')
 
-  hook_train_loader(monkeypatch, at_batch=2, action=send_sigterm)
+  hook_train_loader(monkeypatch, at_batch=2, action=send_signal)
   workdir = str(tmp_path / 'run')
-  old = signal.signal(signal.SIGTERM, previous_handler)
+  old = signal.signal(signum, previous_handler)
   try:
     results = train_and_evaluate(tiny_config(), workdir)
-    restored = signal.getsignal(signal.SIGTERM)
+    restored = signal.getsignal(signum)
   finally:
-    signal.signal(signal.SIGTERM, old)
+    signal.signal(signum, old)
   assert results == {'preempted': True, 'step': 2}
   assert os.listdir(os.path.join(workdir, 'checkpoints')) == ['2']
   assert restored is previous_handler  # the caller's handler is back after training
@@ -523,3 +525,34 @@ def test_workdir_that_is_a_file_stops_the_script_in_one_line(tmp_path):
   assert result.stderr.strip().splitlines() == [
       f'Work directory error: cannot use --workdir={tmp_path / "afile"}: it is a file '
       f'({tmp_path / "afile"}); pass a writable directory with --workdir=DIR.']
+
+
+@pytest.mark.parametrize('moment', ['start-up', 'training', 'twice'])
+def test_ctrl_c_is_one_line_and_never_a_traceback(tmp_path, moment):
+  """Ctrl-C while starting exits (130); in training it saves and exits 75; a second one exits at once."""
+  process = subprocess.Popen(
+      [sys.executable, os.path.join(REPO, 'scripts', 'train.py'),
+       f'--config={os.path.join(REPO, "configs", "digits_highway.py")}:runlocal',
+       '--config.num_train_steps=5000', '--config.log_every_steps=1', f'--workdir={tmp_path / "run"}'],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+  if moment == 'start-up':
+    time.sleep(1.0)
+  else:
+    for line in process.stderr:  # the first progress line: the loop is running
+      if 'steps/s' in line:
+        break
+  process.send_signal(signal.SIGINT)
+  if moment == 'twice':
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+  out, err = process.communicate(timeout=300)
+  ours = [line for line in err.splitlines() if line[:1] not in 'IW' or not line[1:5].isdigit()]
+  assert 'Traceback' not in err and 'Fatal Python error' not in err, err
+  if moment == 'start-up':
+    assert (process.returncode, ours) == (130, ['Interrupted while starting, exiting.']), err
+  elif moment == 'training':
+    assert process.returncode == 75 and ours == [
+        'Interrupted: saving a checkpoint at the next step, then exiting (Ctrl-C again exits at once).']
+    assert 'checkpoint saved' in out and os.listdir(tmp_path / 'run' / 'checkpoints')
+  else:
+    assert process.returncode == 130 and ours[-1] == 'Interrupted again: exiting now without saving.'

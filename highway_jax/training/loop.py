@@ -18,8 +18,9 @@ jit-compiled, with the state replicated and the batch split over every device on
                                   accuracy.png
 
 Resuming from the latest checkpoint (with the data position) continues bit-identically to a run never
-interrupted (same hardware). SIGTERM (or a multi-host preemption notice) saves a checkpoint and
-returns ``{'preempted': True, 'step': ...}``.
+interrupted (same hardware). SIGTERM, a first Ctrl-C (SIGINT) or a multi-host preemption notice saves
+a checkpoint at the next step boundary and returns ``{'preempted': True, 'step': ...}``; a second
+Ctrl-C exits at once.
 
 Example::
 
@@ -95,17 +96,30 @@ def _progress_line(step: int, total: int, metrics: dict[str, float], speed: floa
 
 
 @contextlib.contextmanager
-def _sigterm_event():
-  """An Event set by SIGTERM while inside (main thread only); the old handler is back afterwards."""
+def _stop_event():
+  """An Event set by SIGTERM or a first SIGINT (Ctrl-C) while inside (main thread only): the loop then
+  saves at the next step boundary and returns. A second SIGINT exits at once (status 130). The old
+  handlers are back afterwards."""
   event = threading.Event()
   if threading.current_thread() is not threading.main_thread():
     yield event
     return
-  previous = signal.signal(signal.SIGTERM, lambda signum, frame: event.set())
+
+  def on_signal(signum, frame):
+    if signum == signal.SIGINT and event.is_set():
+      os.write(2, b'Interrupted again: exiting now without saving.\n')
+      os._exit(130)
+    if signum == signal.SIGINT:
+      os.write(2, b'Interrupted: saving a checkpoint at the next step, then exiting '
+                  b'(Ctrl-C again exits at once).\n')
+    event.set()
+
+  previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
   try:
     yield event
   finally:
-    signal.signal(signal.SIGTERM, previous)
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
 
 
 def _train_metrics(pending: list[tuple[int, dict[str, jax.Array]]], s: Setup,
@@ -193,7 +207,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     clock = (step, time.perf_counter())  # speed since the last line, evaluation or save
     first_step = step
     pending, last_train, last_eval = [], {}, None
-    with _sigterm_event() as sigterm:
+    with _stop_event() as stop:
       while step < s.total_steps:
         if config.profile_steps and step == first_step + 1:  # after the step that compiled
           jax.profiler.start_trace(os.path.join(workdir, PROFILE_DIR))
@@ -207,7 +221,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                        step - config.profile_steps + 1, step, os.path.join(workdir, PROFILE_DIR))
         pending.append((step, sums))
         is_last = step == s.total_steps
-        preempted = sigterm.is_set() or ckpt.reached_preemption(step)
+        preempted = stop.is_set() or ckpt.reached_preemption(step)
         evaluate_now = is_last or _every(step, config.eval_every_steps)
         save_now = is_last or preempted or _every(step, config.checkpoint_every_steps)
 
