@@ -253,7 +253,7 @@ def test_runlocal_builds_and_trains_two_steps(name):
   with mock:
     setup = loop.setup(config, workdir=None)
     batch = next(data.train_loader(setup.dataset, batch_size=config.batch_size, seed=0))
-  state = jax.jit(setup.init_fn)(setup.init_key)
+  state = setup.init_state()
   step = jax.jit(loop.train_step)
   new_state, sums = step(state, batch, setup.dropout_root)
   new_state, sums = step(new_state, batch, setup.dropout_root)
