@@ -16,7 +16,8 @@ and print ``str(error)``; library callers get ordinary exceptions.
 
 A dataclass is the schema of a config section (``config.model`` for a model, ``config.data``,
 ``config.optimizer``, ...): its fields are the keys, their defaults the defaults, and their annotations
-the types, with the allowed values (``Literal``) and bounds (``Annotated[..., Bounds(...)]``).
+the types, with the allowed values (``Literal``) and bounds (``Annotated[..., Bounds(...)]``); a float
+is always finite (NaN and Inf are rejected).
 :func:`build` checks a section against it and builds it::
 
     @dataclasses.dataclass
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import operator
 import types
 import typing
@@ -113,6 +115,8 @@ def check_value(key: str, value: Any, hint: Any) -> None:
   elif not _is_a(value, origin or hint):
     raise ConfigError(f'{key}={value!r} has type {type(value).__name__}; expected '
                       f'{getattr(origin or hint, "__name__", hint)}.')
+  elif hint is float and not math.isfinite(value):  # no config float means anything as NaN or Inf
+    raise ConfigError(f'{key}={value!r} must be a finite number.')
   elif origin is tuple:
     for i, item in enumerate(value):
       check_value(f'{key}[{i}]', item, args[0])
