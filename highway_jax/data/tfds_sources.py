@@ -47,9 +47,11 @@ import requests
 from highway_jax.data import preprocessing, text
 from highway_jax.data.dataset import Dataset, DatasetUnavailableError, from_splits, holdout_count
 
-OFFLINE_CONFIGS = ('configs/digits_highway.py', 'configs/digits_depth.py',
-                   'configs/mnist1d_gru.py', 'configs/mnist1d_highway_bilstm.py',
-                   'configs/mnist1d_rhn.py')
+# Every config whose data needs no TFDS (tests/test_run_hygiene.py checks it against configs/*.py).
+OFFLINE_CONFIGS = ('configs/digits_highway.py', 'configs/digits_depth.py', 'configs/digits_grid_lstm3d.py',
+                   'configs/mnist1d_highway.py', 'configs/mnist1d_gru.py', 'configs/mnist1d_rhn.py',
+                   'configs/mnist1d_highway_bilstm.py', 'configs/mnist1d_grid_lstm.py',
+                   'configs/parity_grid_lstm.py', 'configs/addition_grid_lstm.py')
 PROBE_TIMEOUT_S = 5.0
 
 
