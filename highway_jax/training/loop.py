@@ -18,9 +18,11 @@ jit-compiled, with the state replicated and the batch split over every device on
                                   accuracy.png
 
 Resuming from the latest checkpoint (with the data position) continues bit-identically to a run never
-interrupted (same hardware). SIGTERM, a first Ctrl-C (SIGINT) or a multi-host preemption notice saves
-a checkpoint at the next step boundary and returns ``{'preempted': True, 'step': ...}``; a second
-Ctrl-C exits at once.
+interrupted (same hardware); metrics.jsonl first loses the records after the checkpoint, which are
+logged again. A finished run (final checkpoint and results.json) is not run again: its stored results
+are returned and nothing is written. SIGTERM, a first Ctrl-C (SIGINT) or a multi-host preemption
+notice saves a checkpoint at the next step boundary and returns ``{'preempted': True, 'step': ...}``;
+a second Ctrl-C exits at once.
 
 Example::
 
@@ -60,8 +62,10 @@ from highway_jax.training.workdir import (
   append_config_changes,
   config_changes,
   config_json,
+  drop_metrics_after,
   load_config,
   prepare,
+  read_json,
   write_json,
 )
 
@@ -190,8 +194,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         write_json(os.path.join(workdir, CONFIG_FILE), config_json(config))
     else:
       changes = _check_resume(workdir, config)
+      results_path = os.path.join(workdir, RESULTS_FILE)
+      if latest == s.total_steps and os.path.exists(results_path):
+        logging.info('%s already finished at step %d; results in %s.', workdir, latest, results_path)
+        return read_json(results_path)
       state, train_iter = ckpt.restore(latest, s.abstract_state(), train_iter)
       logging.info('Resumed from checkpoint %s (step %d).', ckpt.step_path(latest), latest)
+      if is_chief:
+        drop_metrics_after(workdir, latest)
       if changes and is_chief:
         append_config_changes(workdir, latest, changes)
     writer = MetricWriter(workdir, enabled=is_chief)

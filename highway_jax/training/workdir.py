@@ -6,8 +6,9 @@ A training run's ``workdir`` holds::
                     a relative data.data_dir is stored absolute
     config_changes.jsonl  changes accepted on resume (resume_with_changes), one line each:
                     {"step": 600, "changes": {"optimizer.learning_rate": [0.001, 0.003]}}
-    metrics.jsonl   one JSON object per logged (step, split), appended (a resumed run appends)
-    results.json    the final metrics, written once at the end
+    metrics.jsonl   one JSON object per logged (step, split), appended; a resumed run first drops the
+                    records after its checkpoint's step (it logs them again, bit-exactly)
+    results.json    the final metrics, written once at the end (rerunning a finished run returns them)
     checkpoints/    Orbax checkpoints, one directory per step (checkpoints.py)
     loss.png, accuracy.png, events.out.tfevents.*   curves (plots.py) and TensorBoard events
     profile/        a jax.profiler trace of config.profile_steps steps (only when that is > 0)
@@ -16,8 +17,8 @@ A ``metrics.jsonl`` record::
 
     {"step": 1200, "split": "train", "loss": 0.123, "accuracy": 0.965, "learning_rate": 0.05, ...}
 
-Readers keep the last record per (split, step), so steps a resumed run repeats count once. JSON files
-are written atomically (a temporary file, then ``os.replace``).
+So every (split, step) appears once; readers keep the last record of one that repeats (work directories
+of older versions). Files are rewritten atomically (a temporary file, then ``os.replace``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ def prepare(workdir: str) -> None:
     cause = _CAUSES.get(e.errno, e.strerror or type(e).__name__)
     raise WorkdirError(f'cannot use --workdir={workdir}: {cause} ({e.filename or workdir}); pass a '
                        'writable directory with --workdir=DIR.') from None
+
+
+def drop_metrics_after(workdir: str, step: int) -> None:
+  """Removes the records after ``step`` from ``metrics.jsonl``, atomically: a run resuming at ``step``
+  logs them again."""
+  path = os.path.join(workdir, METRICS_FILE)
+  if os.path.exists(path):
+    with open(path, encoding='utf-8') as f:
+      kept = [line for line in f if line.strip() and json.loads(line)['step'] <= step]
+    with open(path + '.tmp', 'w', encoding='utf-8') as f:
+      f.writelines(kept)
+    os.replace(path + '.tmp', path)
 
 
 def write_json(path: str, payload: Any) -> str:
