@@ -63,14 +63,11 @@ def prepare(workdir: str) -> None:
 
 
 def drop_metrics_after(workdir: str, step: int) -> None:
-  """Removes the records after ``step`` from ``metrics.jsonl``, atomically: a run resuming at ``step``
-  logs them again."""
+  """Drops the records after ``step`` from ``metrics.jsonl``, atomically (a run resumed there logs them again)."""
   path = os.path.join(workdir, METRICS_FILE)
   if os.path.exists(path):
-    with open(path, encoding='utf-8') as f:
-      kept = [line for line in f if line.strip() and json.loads(line)['step'] <= step]
-    with open(path + '.tmp', 'w', encoding='utf-8') as f:
-      f.writelines(kept)
+    with open(path, encoding='utf-8') as f, open(path + '.tmp', 'w', encoding='utf-8') as out:
+      out.writelines(line for line in f if line.strip() and json.loads(line)['step'] <= step)
     os.replace(path + '.tmp', path)
 
 
