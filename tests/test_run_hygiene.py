@@ -5,6 +5,7 @@ import glob
 import json
 import math
 import os
+import pathlib
 import re
 import shutil
 
@@ -26,8 +27,8 @@ def finished_run(tmp_path_factory):
 
 
 def files(workdir):
-  return {os.path.relpath(os.path.join(root, name), workdir): open(os.path.join(root, name), 'rb').read()
-          for root, _, names in os.walk(workdir) for name in names}
+  return {str(path.relative_to(workdir)): path.read_bytes() for path in pathlib.Path(workdir).rglob('*')
+          if path.is_file()}
 
 
 def test_rerunning_a_finished_run_writes_nothing(finished_run, tmp_path, caplog):
