@@ -78,7 +78,7 @@ def main(argv):
     sys.exit(cli.EXIT_PREEMPTED)
   final = {split: {k[len(split) + 1:]: v for k, v in results.items() if k.startswith(split + '_')}
            for split in ('validation', 'test')}
-  print(f'Step {results["step"]}: ' + '; '.join(f'{split}: {format_metrics(m)}' for split, m in final.items() if m)
+  print(f'Step {results["step"]}: ' + '; '.join(f'{s}: {format_metrics(m)}' for s, m in final.items() if m)
         + f' ({results["wall_time_s"]:.0f} s). Results, metrics and plots in {workdir}.')
 
 

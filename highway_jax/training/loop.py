@@ -169,8 +169,8 @@ def _every(step: int, period: int) -> bool:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains the model of ``config`` in ``workdir`` (module docstring); returns the final metrics of
   ``results.json``: ``test_*``, ``validation_*`` (if the dataset has it), the last ``train_*``,
-  ``step``, ``num_params``, ``best_step`` and ``wall_time_s``. Raises ConfigError, data.DatasetUnavailableError, NonFiniteLossError or
-  CheckpointError (``highway_jax.errors``)."""
+  ``step``, ``num_params``, ``best_step`` and ``wall_time_s``. Raises ConfigError,
+  data.DatasetUnavailableError, NonFiniteLossError or CheckpointError (``highway_jax.errors``)."""
   start_time = time.time()
   # Checked here, not in validate_config: runs saved before this rule can still be evaluated.
   if config.eval_split == 'test' and config.best_metric:
