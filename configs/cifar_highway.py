@@ -23,6 +23,7 @@ def get_config(arg=None):
   arg = parse_arg(arg, runlocal=False)
   config = default_config()
   config.data.name = 'cifar10'
+  config.data.validation_fraction = 0.1  # eval_split and the best checkpoint
   config.data.normalize = 'gcn'
   config.data.augment = True
   config.data.augment_padding = 8

@@ -23,6 +23,7 @@ def get_config(arg=None):
                   choices={'patch_size': (1, 2, 4, 7)})
   config = default_config()
   config.data.name = 'mnist'
+  config.data.validation_fraction = 0.1  # eval_split and the best checkpoint
 
   config.model.name = 'grid_lstm'
   config.model.core = '3d'

@@ -31,6 +31,7 @@ def get_config(arg=None):
   config.data.name = DATASETS[arg.dataset]
   config.data.vocab_size = 20_000
   config.data.max_length = 256 if arg.dataset == 'imdb_reviews' else 64
+  config.data.validation_fraction = 0.1  # sst2 too: its own validation split is our test split
 
   config.model.name = 'rnn_classifier'
   config.model.cell = 'lstm'

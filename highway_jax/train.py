@@ -76,9 +76,10 @@ def main(argv):
     print(f'Stopped at step {results["step"]} (preempted or interrupted); checkpoint saved in {workdir}. '
           f'Rerun the same command to resume (exit status {cli.EXIT_PREEMPTED}).')
     sys.exit(cli.EXIT_PREEMPTED)
-  test = {k[len('test_'):]: v for k, v in results.items() if k.startswith('test_')}
-  print(f'Test at step {results["step"]}: {format_metrics(test)} ({results["wall_time_s"]:.0f} s). '
-        f'Results, metrics and plots in {workdir}.')
+  final = {split: {k[len(split) + 1:]: v for k, v in results.items() if k.startswith(split + '_')}
+           for split in ('validation', 'test')}
+  print(f'Step {results["step"]}: ' + '; '.join(f'{s}: {format_metrics(m)}' for s, m in final.items() if m)
+        + f' ({results["wall_time_s"]:.0f} s). Results, metrics and plots in {workdir}.')
 
 
 def run() -> None:

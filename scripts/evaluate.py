@@ -1,7 +1,8 @@
 r"""Evaluates a saved run: ``python scripts/evaluate.py --workdir=runs/digits_highway``.
 
-``--checkpoint`` is ``latest`` (default), ``best`` (by the run's ``config.best_metric``) or a step;
-``--split`` is ``test`` (default) or another split of the run's dataset. The run's data and model are
+``--checkpoint`` is ``latest`` (default), ``best`` (chosen during training by the run's
+``config.best_metric`` on its ``config.eval_split``, validation, never test) or a step; ``--split``
+is ``test`` (default) or another split of the run's dataset. The run's data and model are
 rebuilt from ``<workdir>/config.json``; ``--config.data.<key>=<value>`` overrides a field of its data
 config (e.g. ``--config.data.data_dir=DIR`` for a dataset that moved). Prints one line of metrics;
 errors are one line on stderr.
@@ -19,7 +20,8 @@ from highway_jax.training import ConfigError, evaluate_checkpoint, format_metric
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Work directory of a training run.', required=True)
-flags.DEFINE_string('checkpoint', 'latest', "'latest', 'best' or a step number.")
+flags.DEFINE_string('checkpoint', 'latest',
+                    "'latest', 'best' (chosen on the run's validation split) or a step number.")
 flags.DEFINE_string('split', 'test', 'Split to evaluate on.')
 flags.DEFINE_bool('json', False, 'Print the metrics as JSON.')
 config_flags.DEFINE_config_dict(

@@ -6,7 +6,7 @@ r"""Training curves of an LSTM and a highway network on the same data, from thei
 Without ``--runs`` it trains (or reuses, when finished) the default pair on offline MNIST-1D in
 ``<workdir>/<label>``: an LSTM (``configs/mnist1d_gru.py`` with ``model.cell=lstm``: one layer of 128
 units) and a highway MLP (``configs/mnist1d_highway.py``), each for ``--steps`` steps. Writes
-``loss_curves.png`` (training loss) and ``accuracy_curves.png`` (test accuracy) to ``--output`` /
+``loss_curves.png`` (training loss) and ``accuracy_curves.png`` (validation accuracy) to ``--output`` /
 the work directory.
 """
 
@@ -54,8 +54,8 @@ def main(argv):
   runs_lib.plot_metric_curves(runs, output, metric='loss', split='train',
                               title=' vs '.join(runs) + ': training loss')
   accuracy = os.path.join(os.path.dirname(output) or '.', 'accuracy_curves.png')
-  runs_lib.plot_metric_curves(runs, accuracy, metric='accuracy', split='test', log_scale=False,
-                              title=' vs '.join(runs) + ': test accuracy')
+  runs_lib.plot_metric_curves(runs, accuracy, metric='accuracy', split='validation',
+                              log_scale=False, title=' vs '.join(runs) + ': validation accuracy')
   print(f'Wrote {output} and {accuracy}')
 
 

@@ -85,6 +85,8 @@ def test_digits_per_channel_normalisation_and_validation(digits_images):
 
 
 def test_mnist1d_is_the_published_split_and_keeps_global_rng():
+  """Train and test are the published 4,000/1,000 (unchanged by the validation split, which is
+  generated apart with the next seed)."""
   from mnist1d.data import get_dataset_args, make_dataset
   random.seed(5)
   np.random.seed(5)
@@ -93,15 +95,22 @@ def test_mnist1d_is_the_published_split_and_keeps_global_rng():
   np.random.seed(5)
   ds = data.load({'name': 'mnist1d', 'normalize': 'none'})
   assert (random.random(), np.random.rand()) == before
-  assert ds.num_examples == {'train': 4000, 'test': 1000}
+  assert ds.num_examples == {'train': 4000, 'test': 1000, 'validation': 1000}
   assert ds.input_shape == (40, 1) and ds.num_classes == 10
   reference = make_dataset(get_dataset_args())
+  args = get_dataset_args()
+  args.seed, args.num_samples = 43, 1000
+  validation = make_dataset(args)  # its 'x' (800) and 'x_test' (200) together
   for split, x, y in (('train', reference['x'], reference['y']),
-                      ('test', reference['x_test'], reference['y_test'])):
+                      ('test', reference['x_test'], reference['y_test']),
+                      ('validation', np.concatenate([validation['x'], validation['x_test']]),
+                       np.concatenate([validation['y'], validation['y_test']]))):
     for i in (0, 999):
       example = ds.splits[split][i]
       np.testing.assert_allclose(example['inputs'][:, 0], x[i], rtol=1e-6)
       assert example['label'] == y[i]
+  labels = [int(ds.splits['validation'][i]['label']) for i in range(1000)]
+  assert np.bincount(labels).tolist() == [100] * 10  # like test: balanced classes
 
 
 @pytest.mark.parametrize('name, make, kwargs', [
@@ -109,17 +118,31 @@ def test_mnist1d_is_the_published_split_and_keeps_global_rng():
     ('addition', algorithmic.make_addition, {'digits': 3}),
 ])
 def test_algorithmic_tasks(name, make, kwargs):
-  cfg = {'name': name, 'num_train': 50, 'num_test': 20, 'data_seed': 3,
+  """Train and test as before the validation split existed; validation drawn like test (seed + 2)."""
+  cfg = {'name': name, 'num_train': 50, 'num_test': 20, 'num_validation': 30, 'data_seed': 3,
          'parity_bits': 5, 'addition_digits': 3}
   ds = data.load(cfg)
   train, test = make(50, seed=3, **kwargs), make(20, seed=4, **kwargs)
-  for split, reference in (('train', train), ('test', test)):
+  assert ds.num_examples == {'train': 50, 'test': 20, 'validation': 30}
+  for split, reference in (('train', train), ('test', test), ('validation', make(30, seed=5, **kwargs))):
     for i in (0, 19):
       np.testing.assert_array_equal(ds.splits[split][i]['inputs'], reference['inputs'][i])
       np.testing.assert_array_equal(ds.splits[split][i]['label'], reference['label'][i])
   assert ds.label_shape == reference['label'].shape[1:]
   if name == 'addition':
     assert (ds.num_classes, ds.vocab_size, ds.label_shape) == (10, 13, (4,))
+
+
+def test_parity_validation_strings_are_uniform_like_test():
+  """With 'random' training density, validation and test strings stay uniform: their number of ones
+  is Binomial(8, 1/2) (variance 2), the training strings' is uniform on 0..8 (variance 20/3)."""
+  ds = data.load({'name': 'parity', 'parity_bits': 8, 'parity_train_density': 'random',
+                  'num_train': 1000, 'num_test': 1000, 'data_seed': 1})
+  ones = {split: np.stack([ds.splits[split][i]['inputs'] for i in range(1000)]).sum(axis=1)
+          for split in ('train', 'validation', 'test')}
+  assert abs(ones['validation'].var() - 2) < 0.4 and abs(ones['test'].var() - 2) < 0.4
+  assert ones['train'].var() > 5
+  np.testing.assert_array_equal(ones['validation'], algorithmic.make_parity(1000, 8, seed=3)['inputs'].sum(1))
 
 
 # ------------------------------------------------------------------ TFDS under mock data
@@ -333,7 +356,12 @@ def test_unknown_name_and_bad_keys():
      r'config\.data\.validation_fraction=1\.0 leaves no training or no held-out examples out of 1437\.'),
     ({'name': 'digits', 'test_fraction': 0}, r'config\.data\.test_fraction=0 leaves no training'),
     ({'name': 'mnist1d', 'num_train': 4000, 'num_test': 5},
-     r'config\.data\.num_train \+ num_test must be a multiple of 10 for mnist1d .* got 4000 \+ 5\.'),
+     r'config\.data\.num_train \+ num_test and num_validation must be multiples of 10 for mnist1d '
+     r'.* got 4000 \+ 5, 5\.'),
+    ({'name': 'mnist1d', 'num_validation': 15}, r'must be multiples of 10 .* got 4000 \+ 1000, 15\.'),
+    ({'name': 'parity', 'validation_fraction': 0.1},
+     r"config\.data\.validation_fraction is for digits and TFDS; 'parity' generates its own "
+     r'validation split: set config\.data\.num_validation instead\.'),
 ])
 def test_config_mistakes_are_one_line_naming_the_key(config, match):
   with pytest.raises(ValueError, match=match) as error:

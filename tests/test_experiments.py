@@ -81,7 +81,7 @@ def test_lesion_run_matches_numpy(trained_run, tmp_path):
     np.testing.assert_allclose(float(row['loss']), -log_probs[np.arange(len(y)), y].mean(),
                                rtol=1e-4)
     np.testing.assert_allclose(float(row['accuracy']), (logits.argmax(1) == y).mean(), atol=1e-9)
-  assert result.num_examples == len(y) == 1437
+  assert result.num_examples == len(y) == 1293  # the training split, validation held out
 
 
 def test_analyze_gates_run_matches_numpy(trained_run, tmp_path):

@@ -43,9 +43,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def tiny_config(**overrides):
-  """A 3-layer highway MLP on the offline digits: 6 steps, eval and checkpoint every 3."""
+  """A 3-layer highway MLP on the offline digits (10% of train held out for validation): 6 steps, eval
+  and checkpoint every 3."""
   config = default_config()
   config.data.name = 'digits'
+  config.data.validation_fraction = 0.1
   config.model.name = 'highway_mlp'
   config.model.num_layers = 3
   config.model.features = 8
@@ -252,6 +254,37 @@ def test_train_script_reports_config_errors_in_one_line(tmp_path):
       assert any(word in lines[0] for word in ('lerning_rate', 'gated', 'depth'))
 
 
+def test_selection_on_test_or_a_missing_validation_split_is_one_line(tmp_path):
+  with pytest.raises(ConfigError, match=r"config\.eval_split='test' with config\.best_metric='accuracy' "
+                     r"would select the best checkpoint on the test set; set config\.eval_split="
+                     r"'validation' or config\.best_metric=''\."):
+    train_and_evaluate(tiny_config(eval_split='test'), str(tmp_path / 'run'))
+  assert not os.path.exists(tmp_path / 'run')
+  with pytest.raises(ConfigError, match=r"split 'validation' is not in dataset 'digits'; it has test, "
+                     r'train\. Hold one out of the training split with config\.data\.'
+                     r'validation_fraction \(e\.g\. 0\.1\)\.'):
+    setup(tiny_config(**{'data.validation_fraction': 0.0}), workdir=None)
+
+
+def test_best_checkpoint_is_chosen_on_validation_and_test_reported_at_the_end(tmp_path, monkeypatch):
+  real = loop.evaluate
+
+  def evaluate(s, state, split):  # validation says step 3 is best, whatever the test accuracy
+    metrics = real(s, state, split)
+    return metrics | {'accuracy': {3: 1.0, 6: 0.0}[int(state.step)]} if split == 'validation' else metrics
+
+  monkeypatch.setattr(loop, 'evaluate', evaluate)
+  workdir = str(tmp_path / 'run')
+  results = train_and_evaluate(tiny_config(keep_checkpoints=1), workdir)
+  assert results['best_step'] == 3 and results['validation_accuracy'] == 0.0
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['3', '6']  # latest + best
+  assert evaluate_checkpoint(workdir, 'best')['step'] == 3
+  monkeypatch.undo()
+  for split in ('validation', 'test'):  # the final state, evaluated again independently
+    assert evaluate_checkpoint(workdir, 'latest', split)['loss'] == pytest.approx(results[f'{split}_loss'])
+  assert evaluate_checkpoint(workdir, 'latest', 'test')['accuracy'] == pytest.approx(results['test_accuracy'])
+
+
 # ----------------------------------------------------------------------------- the training loop
 
 
@@ -280,7 +313,8 @@ def test_train_evaluate_outputs_and_resume(tmp_path, caplog):
     assert json.load(f)['test_accuracy'] == results['test_accuracy']
   records = read_metrics(workdir)
   assert [r['step'] for r in records if r['split'] == 'train'] == [2, 3, 4, 6]
-  assert [r['step'] for r in records if r['split'] == 'test'] == [3, 6]
+  assert [r['step'] for r in records if r['split'] == 'validation'] == [3, 6]
+  assert [r['step'] for r in records if r['split'] == 'test'] == [6]
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['3', '6']
 
   evaluated = evaluate_checkpoint(workdir, 'latest')

@@ -23,7 +23,9 @@ Datasets (``DATASET_NAMES``; details in ``tfds_sources`` and ``offline``):
   raises ``DatasetUnavailableError`` within seconds, naming the offline configs and
   ``--config.data.data_dir``; preparing needs TensorFlow (``pip install -e ".[tf]"``).
 - Offline: ``'digits'`` (scikit-learn 8×8, 1,437/360), ``'mnist1d'`` (generated, 4,000/1,000),
-  ``'parity'``, ``'addition'``, ``'memorization'`` (``algorithmic``).
+  ``'parity'``, ``'addition'``, ``'memorization'`` (``algorithmic``). The generated sets also draw a
+  ``'validation'`` split from the test distribution (``num_validation``, default the test size);
+  digits and TFDS carve one off the end of train with ``validation_fraction``.
 
 Config keys (``config.data``): the fields of ``DataConfig``, commented with their meaning; their
 annotations hold the types, allowed values and bounds. ``default_config()`` has every key; ``load``
@@ -81,7 +83,9 @@ class DataConfig:
 
   name: Literal[DATASET_NAMES]  # required
   data_dir: str | None = None  # TFDS directory (None: $TFDS_DATA_DIR or ~/tensorflow_datasets)
-  validation_fraction: float = 0.0  # share of the training split moved (from its end) to 'validation'
+  # digits and TFDS: share of the training split moved (from its end) to 'validation' (the generated
+  # sets draw their own, num_validation).
+  validation_fraction: float = 0.0
   # Images, digits, mnist1d (not text or the algorithmic tasks): 'per_channel' mean/std, 'gcn'
   # per-example contrast normalisation, 'none' (images then in [0, 1]).
   normalize: Literal['per_channel', 'gcn', 'none'] = 'per_channel'
@@ -91,9 +95,10 @@ class DataConfig:
   max_length: Count = 256  # text: tokens kept per example (truncate, pad with 0)
   vocab_size: Annotated[int, Bounds(ge=3)] = 20_000  # text: vocabulary incl. <pad>, <unk>
   test_fraction: float = 0.2  # digits: share held out as the test split
-  # Generated sets: sizes (None: mnist1d 4,000/1,000, algorithmic 10,000/1,000).
+  # Generated sets: sizes (None: mnist1d 4,000/1,000, algorithmic 10,000/1,000; validation: num_test).
   num_train: Count | None = None
   num_test: Count | None = None
+  num_validation: Count | None = None
   # Seed of the offline split/generation (None: digits 0, mnist1d 42 = the published set,
   # algorithmic 0).
   data_seed: NonNegative | None = None

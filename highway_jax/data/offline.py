@@ -11,14 +11,16 @@ None of these touches the network; all are held in memory as NumPy arrays.
 ``'mnist1d'`` (Greydanus 2020; ``mnist1d.data.make_dataset``, never ``get_dataset``, which downloads)
     inputs float32 (40, 1), label int32 (), 10 classes. ``num_train``/``num_test`` default to the
     published 4,000/1,000 and ``data_seed`` to the package's 42, which reproduces the published
-    split exactly: the first ``num_train`` generated sequences train, the rest test. The package
-    already standardises the whole set; ``normalize`` is applied on top (``'per_channel'`` is then
-    almost the identity).
+    split exactly: the first ``num_train`` generated sequences train, the rest test. Validation:
+    ``num_validation`` (default ``num_test``) sequences generated with seed ``data_seed + 1``. The
+    package standardises each generated set; ``normalize`` is applied on top (``'per_channel'`` is
+    then almost the identity).
 
 ``'parity'``, ``'addition'``, ``'memorization'`` (``highway_jax.data.algorithmic``)
-    Generated with ``seed = data_seed`` (default 0) for train and ``data_seed + 1`` for test, so the
-    splits are independent draws (they may share examples when the input space is small).
-    ``num_train``/``num_test`` default to 10,000/1,000.
+    Generated with ``seed = data_seed`` (default 0) for train, ``data_seed + 1`` for test and
+    ``data_seed + 2`` for validation (drawn like test), so the splits are independent draws (they may
+    share examples when the input space is small). ``num_train``/``num_test`` default to
+    10,000/1,000, ``num_validation`` to ``num_test``.
 
     ============  ===========================  ==================  =======  ===========
     name          inputs                       label               classes  vocab_size
@@ -44,13 +46,20 @@ from highway_jax.data.dataset import ArraySource, Dataset, from_splits, holdout_
 
 
 def from_arrays(cfg, *, train: dict[str, np.ndarray], test: dict[str, np.ndarray],
-                num_classes: int, vocab_size: int | None = None, normalize: bool = False,
-                image: bool = False, metadata=None) -> Dataset:
-  """A ``Dataset`` of in-memory arrays: carves ``'validation'`` off the end of ``train``, normalises
-  with the training split's statistics if ``normalize``, augments if ``image``."""
+                validation: dict[str, np.ndarray] | None = None, num_classes: int,
+                vocab_size: int | None = None, normalize: bool = False, image: bool = False,
+                metadata=None) -> Dataset:
+  """A ``Dataset`` of in-memory arrays with the given ``validation`` split or one carved off the end
+  of ``train``; normalises with the training split's statistics if ``normalize``, augments if
+  ``image``."""
   metadata = dict(metadata or {})  # normalisation statistics are added
   splits = {'train': train, 'test': test}
-  if cfg.validation_fraction:
+  if validation is not None:
+    if cfg.validation_fraction:
+      raise ValueError(f'config.data.validation_fraction is for digits and TFDS; {cfg.name!r} '
+                       'generates its own validation split: set config.data.num_validation instead.')
+    splits['validation'] = validation
+  elif cfg.validation_fraction:
     keep = len(train['label']) - holdout_count(len(train['label']), cfg.validation_fraction,
                                                'validation_fraction')
     splits['train'] = {k: v[:keep] for k, v in train.items()}
@@ -107,14 +116,18 @@ def load_mnist1d(cfg) -> Dataset:
   """MNIST-1D generated locally (see the module docstring)."""
   num_train = 4000 if cfg.num_train is None else cfg.num_train
   num_test = 1000 if cfg.num_test is None else cfg.num_test
+  num_validation = num_test if cfg.num_validation is None else cfg.num_validation
   seed = 42 if cfg.data_seed is None else cfg.data_seed
-  if (num_train + num_test) % 10:
-    raise ValueError('config.data.num_train + num_test must be a multiple of 10 for mnist1d '
-                     f'(equal examples per class), got {num_train} + {num_test}.')
+  if (num_train + num_test) % 10 or num_validation % 10:
+    raise ValueError('config.data.num_train + num_test and num_validation must be multiples of 10 for '
+                     f'mnist1d (equal examples per class), got {num_train} + {num_test}, {num_validation}.')
   inputs, labels = _generate_mnist1d(num_train + num_test, seed)
+  validation_inputs, validation_labels = _generate_mnist1d(num_validation, seed + 1)
   return from_arrays(cfg, train={'inputs': inputs[:num_train], 'label': labels[:num_train]},
                      test={'inputs': inputs[num_train:], 'label': labels[num_train:]},
-                     num_classes=10, normalize=True, metadata={'generation_seed': seed})
+                     validation={'inputs': validation_inputs, 'label': validation_labels},
+                     num_classes=10, normalize=True,
+                     metadata={'generation_seed': seed, 'validation_seed': seed + 1})
 
 
 def load_algorithmic(cfg) -> Dataset:
@@ -135,8 +148,11 @@ def load_algorithmic(cfg) -> Dataset:
                              num_symbols=cfg.memorization_symbols)
     num_classes = cfg.memorization_symbols
     vocab_size = algorithmic.memorization_vocab(cfg.memorization_symbols)
+  num_test = 1_000 if cfg.num_test is None else cfg.num_test
+  make_test = make_test or make
   return from_arrays(
       cfg, train=make(10_000 if cfg.num_train is None else cfg.num_train, seed=seed),
-      test=(make_test or make)(1_000 if cfg.num_test is None else cfg.num_test, seed=seed + 1),
+      test=make_test(num_test, seed=seed + 1),
+      validation=make_test(num_test if cfg.num_validation is None else cfg.num_validation, seed=seed + 2),
       num_classes=num_classes, vocab_size=vocab_size,
-      metadata={'generation_seeds': {'train': seed, 'test': seed + 1}})
+      metadata={'generation_seeds': {'train': seed, 'test': seed + 1, 'validation': seed + 2}})

@@ -57,10 +57,11 @@ class Training:
   eval_every_steps: NonNegative = 1000        # evaluation on eval_split (0: only at the end)
   checkpoint_every_steps: NonNegative = 1000  # periodic checkpoints (0: only the final one)
   keep_checkpoints: Positive = 2     # how many of the latest checkpoints to keep
-  # Also keep the checkpoint with the best eval metric ('' disables).
+  # Also keep the checkpoint with the best eval_split metric ('' disables; never selected on 'test').
   best_metric: Literal['', 'loss', 'accuracy', 'sequence_accuracy'] = 'accuracy'
   best_mode: Literal['max', 'min'] = 'max'
-  eval_split: Literal['test', 'validation'] = 'test'  # periodic evaluation; the final one is on 'test'
+  # Periodic evaluation and best checkpoint; the final evaluation is on 'validation' and 'test'.
+  eval_split: Literal['test', 'validation'] = 'validation'
   async_checkpointing: bool = True   # write checkpoints in a background thread
   profile_steps: NonNegative = 0     # jax.profiler trace of this many steps after the first (0: off)
   resume_with_changes: bool = False  # resume checkpoints under a config that alters the computation

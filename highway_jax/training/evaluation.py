@@ -26,7 +26,8 @@ from highway_jax.training.workdir import CHECKPOINT_DIR, load_config
 def restore_run(workdir: str, checkpoint: str | int = 'latest',
                 data_overrides: Mapping[str, Any] | None = None) -> tuple[Setup, TrainState, int]:
   """``(setup, state, step)`` of the run in ``workdir`` at ``checkpoint``: ``'latest'``, ``'best'``
-  (by the run's ``config.best_metric``) or a step. CheckpointError if there is none that fits."""
+  (by the run's ``config.best_metric`` on its ``config.eval_split``) or a step. CheckpointError if
+  there is none that fits."""
   config = load_config(workdir)
   config.data.update(dict(data_overrides or {}))
   directory = os.path.join(workdir, CHECKPOINT_DIR)

@@ -14,8 +14,8 @@ jit-compiled, with the state replicated and the batch split over every device on
                                   NonFiniteLossError, before anything is saved
     every eval_every_steps        evaluation on config.eval_split
     every checkpoint_every_steps  checkpoint of (train state, data iterator) in workdir/checkpoints
-    at the end                    final checkpoint, evaluation on 'test', results.json, loss.png and
-                                  accuracy.png
+    at the end                    final checkpoint, evaluation on 'validation' (if the dataset has
+                                  it) and 'test', results.json, loss.png and accuracy.png
 
 Resuming from the latest checkpoint (with the data position) continues bit-identically to a run never
 interrupted (same hardware); metrics.jsonl first loses the records after the checkpoint, which are
@@ -172,10 +172,15 @@ def _every(step: int, period: int) -> bool:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains the model of ``config`` in ``workdir`` (module docstring); returns the final metrics of
-  ``results.json``: ``test_*``, the last ``train_*``, ``step``, ``num_params``, ``best_step`` and
-  ``wall_time_s``. Raises ConfigError, data.DatasetUnavailableError, NonFiniteLossError or
-  CheckpointError (``highway_jax.errors``)."""
+  ``results.json``: ``test_*``, ``validation_*`` (if the dataset has it), the last ``train_*``,
+  ``step``, ``num_params``, ``best_step`` and ``wall_time_s``. Raises ConfigError,
+  data.DatasetUnavailableError, NonFiniteLossError or CheckpointError (``highway_jax.errors``)."""
   start_time = time.time()
+  # Checked here, not in validate_config: runs saved before this rule can still be evaluated.
+  if config.eval_split == 'test' and config.best_metric:
+    raise ConfigError(f"config.eval_split='test' with config.best_metric={config.best_metric!r} would "
+                      "select the best checkpoint on the test set; set config.eval_split='validation' "
+                      "or config.best_metric=''.")
   workdir = os.path.abspath(workdir)
   is_chief = jax.process_index() == 0
   if is_chief:
@@ -261,17 +266,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                           'resume.', ckpt.step_path(step), step)
           return {'preempted': True, 'step': step}
 
-    if last_eval is not None and last_eval[0] == step and config.eval_split == 'test':
-      test_metrics = last_eval[1]
-    else:
-      test_metrics = evaluate(s, state, 'test')
-      writer.write_scalars(step, 'test', test_metrics)
+    final = {}  # the final state on each held-out split (test is reported, never selected on)
+    for split in ('validation', 'test'):
+      if last_eval is not None and last_eval[0] == step and config.eval_split == split:
+        final[split] = last_eval[1]
+      elif split in s.dataset.splits:
+        final[split] = evaluate(s, state, split)
+        writer.write_scalars(step, split, final[split])
     ckpt.wait_until_finished()
-    results = ({f'test_{k}': v for k, v in test_metrics.items()}
+    results = ({f'{split}_{k}': v for split, metrics in final.items() for k, v in metrics.items()}
                | {f'train_{k}': v for k, v in last_train.items()}
                | dict(step=step, num_params=num_params, best_step=ckpt.best_step(),
                       wall_time_s=time.time() - start_time))
-    logging.info('step %d final test | %s', step, format_metrics(test_metrics))
+    logging.info('step %d final | %s', step,
+                 '; '.join(f'{split}: {format_metrics(metrics)}' for split, metrics in final.items()))
     if is_chief:
       write_json(os.path.join(workdir, RESULTS_FILE), results)
       plot_run(workdir)
