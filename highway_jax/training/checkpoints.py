@@ -5,15 +5,14 @@ and ``data`` (the grain iterator's position), so a restored run continues with e
 and random numbers it would have seen.
 
 Kept: the ``keep`` latest, plus (with ``best_metric``) the one whose evaluation ``best_metric`` is best
-(``best_mode`` 'max' or 'min'); a save without metrics (a preemption) ranks last. Orbax saves
-atomically (a temporary directory renamed when complete); the temporary directories of an
-interrupted save are removed.
+(``best_mode`` 'max' or 'min'); a save without metrics (a preemption) ranks last. Saves are atomic (a
+temporary directory, renamed when complete); those of an interrupted save are removed.
 
 Restoring goes into an abstract target (shapes, dtypes, shardings), after comparing the stored
-shapes with it. A mismatch, or a damaged checkpoint (unreadable ``_CHECKPOINT_METADATA``, which Orbax
-only logs, checked when the manager opens; missing or damaged files under ``state/`` or ``data/``),
-raises a one-line ``CheckpointError`` naming the step directory and what to delete; Orbax's detail
-goes to the debug log. There is no silent re-initialisation and no silent fall-back to an older step.
+shapes with it. A mismatch or a damaged checkpoint (a file missing or unparsable; ``_CHECKPOINT_METADATA``,
+which Orbax only logs, is checked on opening) raises a one-line ``CheckpointError`` naming the step
+directory and what to delete, with Orbax's detail in the debug log: no silent re-initialisation or
+fall-back. Array bytes carry no checksum: damage that still decodes goes unnoticed.
 
 Example::
 
@@ -87,8 +86,8 @@ class Checkpointer:
     return os.path.join(self.directory, str(step))
 
   def _steps_on_disk(self) -> list[int]:  # complete ones: a save in progress has a temporary name
-    return sorted(int(n) for n in os.listdir(self.directory) if n.isdigit()) if os.path.isdir(
-        self.directory) else []
+    return sorted(int(n) for n in (os.listdir(self.directory) if os.path.isdir(self.directory) else [])
+                  if n.isdigit())
 
   def _damaged(self, step: int, what: str, error: Exception) -> CheckpointError:
     """The one-line error for checkpoint ``step``, with Orbax's ``error`` in the debug log only."""
