@@ -10,7 +10,9 @@ Error policy: an error of :data:`EXPECTED` (a bad config or flag, a dataset that
 diverged loss, a work directory or checkpoint that can't be used) prints ``<label>: <message>`` on one
 line of stderr and exits with status 1. Any other exception is a bug and keeps its traceback. Ctrl-C
 outside the training loop prints one line and exits with status 130 (inside it, the loop saves and
-returns, and ``python -m highway_jax.train`` exits with :data:`EXIT_PREEMPTED`, 75).
+returns, and ``python -m highway_jax.train`` exits with :data:`EXIT_PREEMPTED`, 75). After Orbax
+gives up on a damaged checkpoint, TensorStore reads still in flight report to an event loop that is
+closed; those "Event loop is closed" errors go to the debug log, not stderr.
 """
 
 import logging
@@ -72,9 +74,18 @@ def exit_on_interrupt(signum=None, frame=None) -> None:
   os._exit(EXIT_INTERRUPTED)
 
 
+def quiet_closed_loop(unraisable) -> None:
+  """``sys.unraisablehook`` that logs the "Event loop is closed" errors (module docstring) at debug."""
+  if isinstance(unraisable.exc_value, RuntimeError) and 'Event loop is closed' in str(unraisable.exc_value):
+    absl_logging.debug('Ignored after a failed checkpoint read: %s', unraisable.exc_value)
+  else:
+    sys.__unraisablehook__(unraisable)
+
+
 def run(main, **kwargs) -> None:
   """``absl.app.run(main)`` with the start-up and error policy of the module docstring."""
   exit_on_interrupt()
+  sys.unraisablehook = quiet_closed_loop
 
   def guarded(argv):
     if len(argv) > 1:

@@ -5,6 +5,7 @@ Imported by the test files (``from helpers import ...``); no test file imports a
 
 import importlib.util
 import os
+import sys
 
 import grain
 import jax
@@ -43,3 +44,12 @@ def randomize(variables, seed=1, scale=0.5):
   rng = np.random.default_rng(seed)
   return jax.tree.unflatten(
       treedef, [(scale * rng.standard_normal(np.shape(x))).astype(np.float32) for x in leaves])
+
+
+def train_script(workdir, *flags, config='digits_highway.py:runlocal', patch=''):
+  """The command running ``scripts/train.py --config=configs/<config> --workdir=<workdir> <flags>`` (use
+  ``cwd=REPO``), after the Python source ``patch`` (e.g. a monkeypatch of a library function)."""
+  script = os.path.join(REPO, 'scripts', 'train.py')
+  code = f'{patch}\nimport runpy, sys\nsys.argv = sys.argv[1:]\nrunpy.run_path({script!r}, run_name="__main__")'
+  return [sys.executable, '-c', code, script, f'--config={os.path.join(CONFIG_DIR, config)}',
+          f'--workdir={workdir}', *flags]

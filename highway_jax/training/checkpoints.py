@@ -5,11 +5,14 @@ and ``data`` (the grain iterator's position), so a restored run continues with e
 and random numbers it would have seen.
 
 Kept: the ``keep`` latest, plus (with ``best_metric``) the one whose evaluation ``best_metric`` is best
-(``best_mode`` 'max' or 'min'). Stale temporary directories of an interrupted save are removed.
+(``best_mode`` 'max' or 'min'); a save without metrics (a preemption) ranks last. Saves are atomic (a
+temporary directory, renamed when complete); those of an interrupted save are removed.
 
 Restoring goes into an abstract target (shapes, dtypes, shardings), after comparing the stored
-shapes with it: a mismatch or an unreadable file raises ``CheckpointError`` naming the checkpoint
-path; there is no silent re-initialisation.
+shapes with it. A mismatch or a damaged checkpoint (a file missing or unparsable; ``_CHECKPOINT_METADATA``,
+which Orbax only logs, is checked on opening) raises a one-line ``CheckpointError`` naming the step
+directory and what to delete, with Orbax's detail in the debug log: no silent re-initialisation or
+fall-back. Array bytes carry no checksum: damage that still decodes goes unnoticed.
 
 Example::
 
@@ -22,6 +25,8 @@ Example::
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +34,7 @@ from typing import Any
 import grain
 import jax
 import orbax.checkpoint as ocp
+from absl import logging
 from orbax.checkpoint import checkpoint_managers
 
 from highway_jax.errors import CheckpointError
@@ -49,8 +55,15 @@ class Checkpointer:
                best_mode: str = 'max', async_checkpointing: bool = True):
     self.directory = os.path.abspath(directory)
     self.best_metric = best_metric
+    for step in self._steps_on_disk():  # before Orbax, which logs an unreadable one and goes on
+      try:
+        with open(os.path.join(self.step_path(step), '_CHECKPOINT_METADATA')) as f:
+          json.load(f)
+      except (OSError, ValueError) as e:
+        raise self._damaged(step, 'its _CHECKPOINT_METADATA cannot be read', e) from e
     policies = [checkpoint_managers.LatestN(n=keep)]
-    best_fn = (lambda metrics: metrics[best_metric]) if best_metric else None
+    worst = math.inf if best_mode == 'min' else -math.inf
+    best_fn = (lambda metrics: metrics.get(best_metric, worst)) if best_metric else None
     if best_metric:
       policies.append(checkpoint_managers.BestN(
           get_metric_fn=best_fn, reverse=best_mode == 'min', n=1, keep_checkpoints_without_metrics=False))
@@ -72,6 +85,19 @@ class Checkpointer:
   def step_path(self, step: int) -> str:
     return os.path.join(self.directory, str(step))
 
+  def _steps_on_disk(self) -> list[int]:  # complete ones: a save in progress has a temporary name
+    return sorted(int(n) for n in (os.listdir(self.directory) if os.path.isdir(self.directory) else [])
+                  if n.isdigit())
+
+  def _damaged(self, step: int, what: str, error: Exception) -> CheckpointError:
+    """The one-line error for checkpoint ``step``, with Orbax's ``error`` in the debug log only."""
+    logging.debug('Checkpoint %s: %s: %s', self.step_path(step), type(error).__name__, error)
+    others = [s for s in self._steps_on_disk() if s != step]
+    fix = (f'resume from step {max(others)} (or delete all of {os.path.basename(self.directory)}/ to '
+           'start over)' if others else 'start over')
+    return CheckpointError(f'Checkpoint {self.step_path(step)} is damaged: {what}. Delete that directory '
+                           f'to {fix}, or use another --workdir.')
+
   def all_steps(self) -> list[int]:
     return list(self._manager.all_steps())
 
@@ -89,7 +115,8 @@ class Checkpointer:
     items = {'state': ocp.args.StandardSave(state)}
     if data_iterator is not None:
       items['data'] = grain.checkpoint.CheckpointSave(data_iterator)
-    metrics = {k: float(v) for k, v in metrics.items()} if metrics else None
+    # Always a dict: with best_metric set, Orbax warns on every save without metrics.
+    metrics = {k: float(v) for k, v in (metrics or {}).items()}
     return self._manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
 
   def restore(self, step: int, abstract_state: Any, data_iterator: Any = None):
@@ -99,8 +126,7 @@ class Checkpointer:
       metadata = self._manager.item_metadata(step)['state']
       stored = _shapes(getattr(metadata, 'tree', metadata))
     except Exception as e:  # pylint: disable=broad-except
-      raise CheckpointError(f'Checkpoint {path} is unreadable ({type(e).__name__}: {e}). Delete it '
-                            'to start over, or use another --workdir.') from e
+      raise self._damaged(step, 'the array metadata in state/ cannot be read', e) from e
     expected = _shapes(abstract_state)
     # Parameters first: a different model shows up there most readably.
     for key in sorted(set(stored) | set(expected), key=lambda k: (not k.startswith('params'), k)):
@@ -117,8 +143,7 @@ class Checkpointer:
     try:
       restored = self._manager.restore(step, args=ocp.args.Composite(**items))
     except Exception as e:  # pylint: disable=broad-except
-      raise CheckpointError(f'Cannot restore checkpoint {path} ({type(e).__name__}: {e}). Delete it '
-                            'to start over, or use another --workdir.') from e
+      raise self._damaged(step, 'its arrays or data-iterator position cannot be read', e) from e
     return restored['state'], restored['data'] if data_iterator is not None else None
 
   def reached_preemption(self, step: int) -> bool:  # JAX's multi-host preemption notice
