@@ -176,6 +176,7 @@ class RecurrentCell(nn.RNNCellBase):
     with ``weights = split_params(params, fused)``."""
     if self.features < 1:
       raise ValueError(f'features must be >= 1, got {self.features}.')
+    gating.check_float_inputs(inputs)
     params = self.make_params(inputs.shape[-1])
     leaves, treedef = jax.tree.flatten(params)
     inputs, *leaves = promote_dtype(inputs, *leaves, dtype=self.dtype)

@@ -323,6 +323,7 @@ class _GridCommon(nn.Module):
     return check_grid_dims(self.num_dims, self.lstm_dims, self.priority_dims)
 
   def _project(self, inputs: Array) -> Array:
+    gating.check_float_inputs(inputs)
     return nn.Dense(self.features, kernel_init=self.kernel_init, dtype=self.dtype,
                     param_dtype=self.param_dtype, name='proj')(inputs)
 

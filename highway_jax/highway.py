@@ -117,6 +117,7 @@ class _Dense(nn.Module):
                                  ('dim_match', self.dim_match, self.DIM_MATCH)):
       if value not in allowed:
         raise choice_error(name, value, allowed)
+    gating.check_dropout_rate(self.dropout_rate)
     kernel = None if self.is_initializing() else self.variables.get('params', {}).get('H', {}).get('kernel')
 
     def problems():

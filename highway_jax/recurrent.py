@@ -228,11 +228,9 @@ class SequenceLayer(nn.Module):
     if inputs.ndim != 3 or inputs.shape[1] == 0:
       raise ValueError(
           f'inputs must have shape (batch, time, features) with time >= 1, got shape {inputs.shape}.')
-    bad = [f'{name} must be {allowed}, got {value}' for name, value, allowed, ok in (
-        ('num_layers', self.num_layers, '>= 1', self.num_layers >= 1),
-        ('dropout_rate', self.dropout_rate, 'in [0, 1)', 0.0 <= self.dropout_rate < 1.0)) if not ok]
-    if bad:
-      raise ValueError('; '.join(bad) + '.')
+    if self.num_layers < 1:
+      raise ValueError(f'num_layers must be >= 1, got {self.num_layers}.')
+    gating.check_dropout_rate(self.dropout_rate)
     batch, time, in_features = inputs.shape
     mask = gating.sequence_mask(seq_lengths, batch, time)
 
