@@ -19,32 +19,13 @@ from highway_jax.stack import HighwayStack, lesion_mask
 __all__ = [
     "__version__",
     # Highway layers and baselines (highway.py)
-    "Highway",
-    "HighwayConv",
-    "Plain",
-    "PlainConv",
-    "Residual",
-    "ResidualConv",
+    "Highway", "HighwayConv", "Plain", "PlainConv", "Residual", "ResidualConv",
     # Deep stacks (stack.py)
-    "HighwayStack",
-    "lesion_mask",
+    "HighwayStack", "lesion_mask",
     # Recurrent cells (cells.py): flax.linen.RNNCellBase subclasses; RecurrentCell is the protocol
-    "RecurrentCell",
-    "LSTMCell",
-    "GRUCell",
-    "SimpleRNNCell",
-    "RHNCell",
+    "RecurrentCell", "LSTMCell", "GRUCell", "SimpleRNNCell", "RHNCell",
     # Sequence layers over time (recurrent.py)
-    "LSTM",
-    "GRU",
-    "SimpleRNN",
-    "RHN",
-    "Recurrent",
-    "SequenceLayer",
-    "scan_cell",
+    "LSTM", "GRU", "SimpleRNN", "RHN", "Recurrent", "SequenceLayer", "scan_cell",
     # Grid LSTM (grid_lstm.py)
-    "GridLSTMBlock",
-    "GridLSTM1D",
-    "GridLSTM2D",
-    "GridLSTM3D",
+    "GridLSTMBlock", "GridLSTM1D", "GridLSTM2D", "GridLSTM3D",
 ]

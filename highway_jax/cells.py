@@ -16,10 +16,9 @@ The cell protocol (``RecurrentCell``). A cell is three methods; ``__call__``, ``
   folded into it (the sequence layers may compute it for all steps at once, before the time loop);
 * ``step(weights, carry, projected) -> (new_carry, y)``: the sequential part, pure ``jax.numpy``.
 
-Optionally ``split_params(params, fused) -> weights`` rearranges the parameters once, outside the time
-loop (default: unchanged; slicing a fused gate block inside a scan body is slow on CPU), and the class
-attribute ``num_carry_arrays`` (2 for the LSTM's ``(c, h)``) shapes ``initialize_carry``.
-``docs/adding_a_cell.md`` walks through a new cell.
+Optionally ``split_params(params, fused) -> weights`` rearranges the parameters once, outside the time loop (default:
+unchanged; slicing a fused gate block inside a scan body is slow on CPU), and the class attribute ``num_carry_arrays``
+(2 for the LSTM's ``(c, h)``) shapes ``initialize_carry``. ``docs/adding_a_cell.md`` walks through a new cell.
 
 Parameter layouts (part of the API). Kernels are ``(in, out)`` like ``flax.linen.Dense``; where gates are
 fused along the last axis, each gate block is initialised independently (``kernel_init`` for input
@@ -105,7 +104,8 @@ default_recurrent_kernel_init = initializers.orthogonal()
 class _Affine(nn.Module):
   """Parameters of one affine map, named like ``flax.linen.Dense``: kernel (in, features), bias (features,).
 
-  Returns the arrays instead of applying them, so that callers can pre-split fused gates. ``argument``
+  Returns ``{'kernel', 'bias'}`` (no bias unless ``use_bias``) instead of applying them, so that callers can
+  pre-split fused gates. ``argument``
   names the call argument whose last axis is ``in``, for the error raised when it does not fit the params.
   """
 
@@ -117,16 +117,16 @@ class _Affine(nn.Module):
   argument: str
 
   @nn.compact
-  def __call__(self, in_features: int) -> tuple[Array, Array | None]:
+  def __call__(self, in_features: int) -> dict[str, Array]:
     if self.has_variable('params', 'kernel'):
       expected = self.get_variable('params', 'kernel').shape[-2]
       if expected != in_features:
-        raise ValueError(
-            f'{self.argument} has {in_features} features on its last axis, but the parameters '
-            f"'{self.name}/kernel' expect {expected}.")
-    kernel = self.param('kernel', self.kernel_init, (in_features, self.features), self.param_dtype)
-    bias = self.param('bias', self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
-    return kernel, bias
+        raise ValueError(f'{self.argument} has {in_features} features on its last axis, but the parameters '
+                         f"'{self.name}/kernel' expect {expected}.")
+    params = {'kernel': self.param('kernel', self.kernel_init, (in_features, self.features), self.param_dtype)}
+    if self.use_bias:
+      params['bias'] = self.param('bias', self.bias_init, (self.features,), self.param_dtype)
+    return params
 
 
 class _Peepholes(nn.Module):
@@ -163,7 +163,6 @@ class RecurrentCell(nn.RNNCellBase):
   carry_init: Initializer = initializers.zeros_init()
 
   num_carry_arrays = 1  # a class constant: 2 makes the carry a tuple (the LSTM's (c, h))
-  # Subclasses define make_params, project_input and step.
 
   def split_params(self, params: Any, fused: bool = False) -> Any:
     """Rearranges ``params`` once, outside the time loop (``fused``: keep fused gate blocks together)."""
@@ -176,6 +175,7 @@ class RecurrentCell(nn.RNNCellBase):
     with ``weights = split_params(params, fused)``."""
     if self.features < 1:
       raise ValueError(f'features must be >= 1, got {self.features}.')
+    gating.check_float_inputs(inputs)
     params = self.make_params(inputs.shape[-1])
     leaves, treedef = jax.tree.flatten(params)
     inputs, *leaves = promote_dtype(inputs, *leaves, dtype=self.dtype)
@@ -186,9 +186,8 @@ class RecurrentCell(nn.RNNCellBase):
     expected = (*inputs.shape[:-1], self.features)
     for leaf in jax.tree.leaves(carry):
       if inputs.ndim < 1 or leaf.shape != expected:
-        raise ValueError(
-            f'carry arrays must have shape (*batch, features) = {expected} for inputs of shape '
-            f'{inputs.shape} (*batch, in), got {leaf.shape}.')
+        raise ValueError(f'carry arrays must have shape (*batch, features) = {expected} for inputs of shape '
+                         f'{inputs.shape} (*batch, in), got {leaf.shape}.')
     inputs, weights = self.prepare(inputs)
     return self.step(weights, carry, self.project_input(weights, inputs))
 
@@ -197,8 +196,7 @@ class RecurrentCell(nn.RNNCellBase):
     shape = (*input_shape[:-1], self.features)
     if self.num_carry_arrays == 1:
       return self.carry_init(rng, shape, self.param_dtype)
-    return tuple(self.carry_init(k, shape, self.param_dtype)
-                 for k in jax.random.split(rng, self.num_carry_arrays))
+    return tuple(self.carry_init(k, shape, self.param_dtype) for k in jax.random.split(rng, self.num_carry_arrays))
 
   @property
   def num_feature_axes(self) -> int:
@@ -208,9 +206,8 @@ class RecurrentCell(nn.RNNCellBase):
 class LSTMCell(RecurrentCell):
   """LSTM cell with an optional peephole connection; see the module docstring for equations and layout.
 
-  Attributes: ``features, peepholes`` (diagonal peephole weights ``peephole/{i,f,o}``),
-  ``forget_bias_init`` (initial forget slice of ``recurrent/bias``), keyword-only ``peephole_init`` and
-  the options of ``RecurrentCell``.
+  Attributes: ``features, peepholes`` (diagonal peephole weights ``peephole/{i,f,o}``), ``forget_bias_init`` (initial
+  forget slice of ``recurrent/bias``), keyword-only ``peephole_init`` and the options of ``RecurrentCell``.
   """
 
   peepholes: bool = False
@@ -221,12 +218,11 @@ class LSTMCell(RecurrentCell):
 
   def make_params(self, in_features: int) -> dict:
     f = self.features
-    kernel, _ = _Affine(4 * f, False, gating.per_gate_init(self.kernel_init, 4), self.bias_init,
-                        self.param_dtype, 'inputs', name='input')(in_features)
-    rkernel, rbias = _Affine(4 * f, True, gating.per_gate_init(self.recurrent_kernel_init, 4),
-                             gating.lstm_bias_init(self.bias_init, self.forget_bias_init),
-                             self.param_dtype, 'carry', name='recurrent')(f)
-    params = {'input': {'kernel': kernel}, 'recurrent': {'kernel': rkernel, 'bias': rbias}}
+    params = {'input': _Affine(4 * f, False, gating.per_gate_init(self.kernel_init, 4), self.bias_init,
+                               self.param_dtype, 'inputs', name='input')(in_features),
+              'recurrent': _Affine(4 * f, True, gating.per_gate_init(self.recurrent_kernel_init, 4),
+                                   gating.lstm_bias_init(self.bias_init, self.forget_bias_init),
+                                   self.param_dtype, 'carry', name='recurrent')(f)}
     if self.peepholes:
       params['peephole'] = _Peepholes(f, self.peephole_init, self.param_dtype, name='peephole')()
     return params
@@ -261,19 +257,17 @@ class GRUCell(RecurrentCell):
   """GRU cell with both reset conventions; see the module docstring for equations and layout.
 
   Attributes: ``features, reset_after`` (True: n = tanh(W_n x + b_in + r·(U_n h + b_hn)), cuDNN/PyTorch;
-  False: n = tanh(W_n x + b_in + U_n (r·h) + b_hn), Cho et al. 2014 v3) and the options of
-  ``RecurrentCell``.
+  False: n = tanh(W_n x + b_in + U_n (r·h) + b_hn), Cho et al. 2014 v3) and the options of ``RecurrentCell``.
   """
 
   reset_after: bool = True
 
   def make_params(self, in_features: int) -> dict:
     f = self.features
-    kernel, bias = _Affine(3 * f, True, gating.per_gate_init(self.kernel_init, 3), self.bias_init,
-                           self.param_dtype, 'inputs', name='input')(in_features)
-    rkernel, rbias = _Affine(3 * f, True, gating.per_gate_init(self.recurrent_kernel_init, 3),
-                             self.bias_init, self.param_dtype, 'carry', name='recurrent')(f)
-    return {'input': {'kernel': kernel, 'bias': bias}, 'recurrent': {'kernel': rkernel, 'bias': rbias}}
+    return {'input': _Affine(3 * f, True, gating.per_gate_init(self.kernel_init, 3), self.bias_init,
+                             self.param_dtype, 'inputs', name='input')(in_features),
+            'recurrent': _Affine(3 * f, True, gating.per_gate_init(self.recurrent_kernel_init, 3),
+                                 self.bias_init, self.param_dtype, 'carry', name='recurrent')(f)}
 
   @nn.nowrap
   def split_params(self, params: dict, fused: bool = False) -> dict:
@@ -320,11 +314,10 @@ class SimpleRNNCell(RecurrentCell):
 
   def make_params(self, in_features: int) -> dict:
     f = self.features
-    kernel, bias = _Affine(f, True, gating.per_gate_init(self.kernel_init, 1), self.bias_init,
-                           self.param_dtype, 'inputs', name='input')(in_features)
-    rkernel, rbias = _Affine(f, True, gating.per_gate_init(self.recurrent_kernel_init, 1), self.bias_init,
-                             self.param_dtype, 'carry', name='recurrent')(f)
-    return {'input': {'kernel': kernel, 'bias': bias}, 'recurrent': {'kernel': rkernel, 'bias': rbias}}
+    return {'input': _Affine(f, True, gating.per_gate_init(self.kernel_init, 1), self.bias_init,
+                             self.param_dtype, 'inputs', name='input')(in_features),
+            'recurrent': _Affine(f, True, gating.per_gate_init(self.recurrent_kernel_init, 1), self.bias_init,
+                                 self.param_dtype, 'carry', name='recurrent')(f)}
 
   @nn.nowrap
   def split_params(self, params: dict, fused: bool = False) -> dict:
@@ -353,10 +346,9 @@ class _RHNParams(nn.Module):
   @nn.compact
   def __call__(self, carry: None, _) -> tuple[None, dict]:
     f, init = self.features, gating.per_gate_init(self.recurrent_kernel_init, 1)
-    r_h, b_h = _Affine(f, True, init, self.bias_init, self.param_dtype, 'carry', name='H')(f)
-    r_t, b_t = _Affine(f, True, init, initializers.constant(self.transform_bias_init), self.param_dtype,
-                       'carry', name='T')(f)
-    return carry, {'H': {'kernel': r_h, 'bias': b_h}, 'T': {'kernel': r_t, 'bias': b_t}}
+    return carry, {'H': _Affine(f, True, init, self.bias_init, self.param_dtype, 'carry', name='H')(f),
+                   'T': _Affine(f, True, init, initializers.constant(self.transform_bias_init), self.param_dtype,
+                                'carry', name='T')(f)}
 
 
 class RHNCell(RecurrentCell):
@@ -377,14 +369,12 @@ class RHNCell(RecurrentCell):
   def make_params(self, in_features: int) -> dict:
     if self.depth < 1:
       raise ValueError(f'depth must be >= 1, got {self.depth}.')
-    kernel, _ = _Affine(2 * self.features, False, gating.per_gate_init(self.kernel_init, 2), self.bias_init,
-                        self.param_dtype, 'inputs', name='input')(in_features)
-    micro_layers = nn.scan(_RHNParams, variable_axes={'params': 0}, split_rngs={'params': True},
-                           length=self.depth)(
-        self.features, self.transform_bias_init, self.recurrent_kernel_init, self.bias_init,
-        self.param_dtype, name='layers')
-    _, layers = micro_layers(None, None)
-    return {'input': {'kernel': kernel}, 'layers': layers}
+    input_params = _Affine(2 * self.features, False, gating.per_gate_init(self.kernel_init, 2), self.bias_init,
+                           self.param_dtype, 'inputs', name='input')(in_features)
+    _, layers = nn.scan(_RHNParams, variable_axes={'params': 0}, split_rngs={'params': True}, length=self.depth)(
+        self.features, self.transform_bias_init, self.recurrent_kernel_init, self.bias_init, self.param_dtype,
+        name='layers')(None, None)
+    return {'input': input_params, 'layers': layers}
 
   @nn.nowrap
   def split_params(self, params: dict, fused: bool = False) -> dict:

@@ -4,8 +4,7 @@ The command-line entry points (``highway_jax.cli``) catch these (and ``data.Data
 and print ``str(error)``; library callers get ordinary exceptions.
 
 * ``ConfigError`` (a ``ValueError``): a config field is unknown, renamed, of the wrong type, out of
-  range or impossible with another field. The message names the field (``config.optimizer.name``)
-  and what is allowed.
+  range or impossible with another field. The message names the field (``config.optimizer.name``) and what is allowed.
 * ``NonFiniteLossError`` (a ``FloatingPointError``): the training loss became NaN or Inf. The message
   names the step and the last good checkpoint, which is left untouched.
 * ``CheckpointError`` (a ``RuntimeError``): a checkpoint in the work directory cannot be restored into
@@ -14,10 +13,9 @@ and print ``str(error)``; library callers get ordinary exceptions.
 * ``WorkdirError`` (an ``OSError``): the work directory can't be created or written; the message names
   the path, the cause and the fix.
 
-A dataclass is the schema of a config section (``config.model`` for a model, ``config.data``,
-``config.optimizer``, ...): its fields are the keys, their defaults the defaults, and their annotations
-the types, with the allowed values (``Literal``) and bounds (``Annotated[..., Bounds(...)]``); a float
-is always finite (NaN and Inf are rejected).
+A dataclass is the schema of a config section (``config.model`` for a model, ``config.data``, ``config.optimizer``,
+...): its fields are the keys, their defaults the defaults, and their annotations the types, with the allowed values
+(``Literal``) and bounds (``Annotated[..., Bounds(...)]``); a float is always finite (NaN and Inf are rejected).
 :func:`build` checks a section against it and builds it::
 
     @dataclasses.dataclass
@@ -78,10 +76,8 @@ class Bounds:
   le: float | None = None
 
   def check(self, key: str, value: Any) -> None:
-    ops = {'gt': ('>', operator.gt), 'ge': ('>=', operator.ge), 'lt': ('<', operator.lt),
-           'le': ('<=', operator.le)}
-    bounds = [(sign, op, getattr(self, name)) for name, (sign, op) in ops.items()
-              if getattr(self, name) is not None]
+    ops = {'gt': ('>', operator.gt), 'ge': ('>=', operator.ge), 'lt': ('<', operator.lt), 'le': ('<=', operator.le)}
+    bounds = [(sign, op, getattr(self, name)) for name, (sign, op) in ops.items() if getattr(self, name) is not None]
     if not all(op(value, bound) for _, op, bound in bounds):
       raise ConfigError(f'{key}={value!r} must be '
                         + ' and '.join(f'{sign} {bound}' for sign, _, bound in bounds) + '.')

@@ -8,6 +8,7 @@ forget gate and peepholes; Kalchbrenner et al. 2015):
 * LSTM update          ``c' = f·c + i·g``; ``h' = o·tanh(c')`` ('standard') or ``tanh(o·c')`` ('paper')
 * bias initialisers    one initialiser per fused gate block; the LSTM bias with its forget slice
 * padding              ``seq_lengths`` -> a time-major mask; padded inputs replaced by zeros
+* argument checks      dropout rates in [0, 1); float ``inputs`` (int or bool ones are a cast forgotten)
 
 Example::
 
@@ -132,3 +133,16 @@ def mask_padding(tree: Any, mask: Array | None) -> Any:
   if mask is None:
     return tree
   return jax.tree.map(lambda a: jnp.where(mask, a, jnp.zeros((), a.dtype)), tree)
+
+
+def check_dropout_rate(rate: float) -> None:
+  """Raises ValueError unless ``0 <= rate < 1`` (the layers' ``dropout_rate``)."""
+  if not 0.0 <= rate < 1.0:
+    raise ValueError(f'dropout_rate must be in [0, 1), got {rate}.')
+
+
+def check_float_inputs(inputs: Array) -> None:
+  """Raises ValueError unless ``inputs`` has a floating dtype: int or bool inputs would be cast silently."""
+  if not jnp.issubdtype(inputs.dtype, jnp.floating):
+    raise ValueError(f'inputs must have a float dtype, got {inputs.dtype}; cast them, e.g. '
+                     'inputs.astype(jnp.float32) (token ids need an embedding first, e.g. nn.Embed).')

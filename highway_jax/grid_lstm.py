@@ -44,30 +44,27 @@ matrix into ``input/kernel`` and ``recurrent/kernel``: for a 2-d block over (tim
 
 Grids
 -----
-Grids apply one block at every point; the hidden and memory vectors of dimension i flow to the
-neighbouring point along axis i. Every grid first projects its input (a Dense ``proj``, with bias)
-into the depth hidden vector of the first layer; the first layer's depth memory, and the vectors
-entering the grid along every other axis, are zero. The output is the depth hidden vector of the
-last layer. Depth runs through ``nn.scan`` (``tied=True``: one set of block weights for every layer,
-broadcast; ``tied=False``: every leaf stacked along a leading ``depth`` axis); time runs through the
-sequence layers' runner ``highway_jax.recurrent.scan_cell`` (the block is the cell), space through a
+Grids apply one block at every point; the hidden and memory vectors of dimension i flow to the neighbouring point
+along axis i. Every grid first projects its input (a Dense ``proj``, with bias) into the depth hidden vector of the
+first layer; the first layer's depth memory, and the vectors entering the grid along every other axis, are zero. The
+output is the depth hidden vector of the last layer. Depth runs through ``nn.scan`` (``tied=True``: one set of block
+weights for every layer, broadcast; ``tied=False``: every leaf stacked along a leading ``depth`` axis); time runs
+through the sequence layers' runner ``highway_jax.recurrent.scan_cell`` (the block is the cell), space through a
 wavefront ``jax.lax.scan``. Dimension numbering (used by ``lstm_dims`` and ``priority_dims``):
 
 * ``GridLSTM1D``: 0 = depth. Input ``(..., d_in)`` -> output ``(..., features)``. With an LSTM depth
   dimension this is a gated feed-forward net like a highway net (the paper's 1-LSTM for parity).
 * ``GridLSTM2D``: 0 = time, 1 = depth. Input ``(batch, time, d_in)`` -> ``(outputs, final_carry)``,
-  outputs ``(batch, time, features)``. Replaces a stacked LSTM. ``seq_lengths`` (right padding)
-  follows the contract of the sequence layers in ``recurrent.py``: outputs at ``t >= seq_lengths[b]``
-  are exactly zero, ``final_carry`` is the time carry at each sequence's last valid step, padded inputs
-  are replaced by zeros before any computation, and traced out-of-range lengths are clamped.
-  ``final_carry = (memory, hidden)`` (the order of ``LSTMCell``'s ``(c, h)``), each
-  ``(depth, batch, features)``, one row per layer; ``memory`` is ``None`` when time is non-LSTM.
+  outputs ``(batch, time, features)``. Replaces a stacked LSTM. ``seq_lengths`` (right padding) follows the contract
+  of the sequence layers in ``recurrent.py``: outputs at ``t >= seq_lengths[b]`` are exactly zero, ``final_carry`` is
+  the time carry at each sequence's last valid step, padded inputs are replaced by zeros before any computation, and
+  traced out-of-range lengths are clamped. ``final_carry = (memory, hidden)`` (the order of ``LSTMCell``'s
+  ``(c, h)``), each ``(depth, batch, features)``, one row per layer; ``memory`` is ``None`` when time is non-LSTM.
 * ``GridLSTM3D``: 0 = rows, 1 = columns, 2 = depth. Input NHWC ``(batch, rows, columns, d_in)``
-  (pixels or patch vectors) -> outputs ``(batch, rows, columns, features)``. The grid is swept from
-  the top-left corner: point (r, c) reads rows-vectors from (r−1, c) and columns-vectors from
-  (r, c−1). Inside a layer the points of one anti-diagonal r + c = k do not depend on each other, so
-  a layer is a ``lax.scan`` of rows + columns − 1 wavefront steps, each a batch of ``rows`` blocks
-  (points off the grid are computed and masked to zero).
+  (pixels or patch vectors) -> outputs ``(batch, rows, columns, features)``. The grid is swept from the top-left
+  corner: point (r, c) reads rows-vectors from (r−1, c) and columns-vectors from (r, c−1). Inside a layer the points
+  of one anti-diagonal r + c = k do not depend on each other, so a layer is a ``lax.scan`` of rows + columns − 1
+  wavefront steps, each a batch of ``rows`` blocks (points off the grid are computed and masked to zero).
 
 Grid parameters: ``proj/kernel (d_in, F)``, ``proj/bias (F,)``, and ``layers/block/...`` with the block
 layout above (``num_dims`` = 1, 2 or 3), with a leading ``(depth,)`` axis on every leaf when untied.
@@ -108,11 +105,7 @@ from highway_jax.recurrent import scan_cell
 Array = jax.Array
 Initializer = Callable[..., Array]
 
-__all__ = ['GridLSTMBlock', 'GridLSTM1D', 'GridLSTM2D', 'GridLSTM3D', 'check_grid_dims', 'OUTPUT_FORMS']
-
-
-# ----------------------------------------------------------------------------------------------
-# Argument checks
+__all__ = ['GridLSTMBlock', 'GridLSTM1D', 'GridLSTM2D', 'GridLSTM3D', 'OUTPUT_FORMS']
 
 
 def _is_int(value: Any) -> bool:
@@ -125,33 +118,8 @@ def _raise_first(problems: Iterator[str]) -> None:
     raise ValueError(problem + '.')
 
 
-def _dims_problems(num_dims: Any, lstm_dims: Any, priority_dims: Any) -> Iterator[str]:
-  if not _is_int(num_dims) or num_dims < 1:
-    yield f'num_dims must be an integer >= 1, got {num_dims!r}'
-    return
-  for name, dims in (('lstm_dims', () if lstm_dims is None else lstm_dims), ('priority_dims', priority_dims)):
-    if _is_int(dims) or not isinstance(dims, Sequence):
-      yield f'{name} must be a sequence of dimension indices in [0, {num_dims}), got {dims!r}'
-    elif not all(_is_int(d) and 0 <= d < num_dims for d in dims):
-      yield (f'{name} must hold dimension indices in [0, {num_dims}) (num_dims={num_dims}), '
-             f'got {tuple(dims)!r}')
-    elif len(set(dims)) != len(dims):
-      yield f'{name} must not repeat a dimension, got {tuple(dims)!r}'
-  if len(priority_dims) >= num_dims:
-    yield (f'priority_dims must leave at least one of the {num_dims} dimensions non-priority '
-           f'(at most {num_dims - 1} priority dimensions), got {tuple(priority_dims)!r}')
-
-
-def check_grid_dims(num_dims: int, lstm_dims: Sequence[int] | None,
-                    priority_dims: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-  """Validates the block's dimension options; returns ``(lstm_dims, priority_dims)`` as tuples."""
-  _raise_first(_dims_problems(num_dims, lstm_dims, priority_dims))
-  lstm = range(num_dims) if lstm_dims is None else lstm_dims
-  return tuple(int(d) for d in lstm), tuple(int(d) for d in priority_dims)
-
-
 def _check_options(module: nn.Module, **positive: Any) -> None:
-  """The dataclass fields of a block or grid: ``positive`` integers, dimensions and output form."""
+  """The dataclass fields of a block or grid: ``positive`` integers, output form and dimensions."""
 
   def problems():
     for name, value in positive.items():
@@ -159,13 +127,27 @@ def _check_options(module: nn.Module, **positive: Any) -> None:
         yield f'{name} must be an integer >= 1, got {value!r}'
     if module.output_form not in OUTPUT_FORMS:
       yield f'output_form must be one of {list(OUTPUT_FORMS)}, got {module.output_form!r}'
-    yield from _dims_problems(module.num_dims, module.lstm_dims, module.priority_dims)
+    num_dims, lstm_dims, priority_dims = module.num_dims, module.lstm_dims, module.priority_dims
+    if not _is_int(num_dims) or num_dims < 1:
+      yield f'num_dims must be an integer >= 1, got {num_dims!r}'
+      return
+    for name, dims in (('lstm_dims', () if lstm_dims is None else lstm_dims), ('priority_dims', priority_dims)):
+      if _is_int(dims) or not isinstance(dims, Sequence):
+        yield f'{name} must be a sequence of dimension indices in [0, {num_dims}), got {dims!r}'
+      elif not all(_is_int(d) and 0 <= d < num_dims for d in dims):
+        yield f'{name} must hold dimension indices in [0, {num_dims}) (num_dims={num_dims}), got {tuple(dims)!r}'
+      elif len(set(dims)) != len(dims):
+        yield f'{name} must not repeat a dimension, got {tuple(dims)!r}'
+    if len(priority_dims) >= num_dims:
+      yield (f'priority_dims must leave at least one of the {num_dims} dimensions non-priority '
+             f'(at most {num_dims - 1} priority dimensions), got {tuple(priority_dims)!r}')
 
   _raise_first(problems())
 
 
-# ----------------------------------------------------------------------------------------------
-# The block
+def _lstm_dims(module: nn.Module) -> tuple[int, ...]:
+  """The LSTM dimensions of a block or grid (checked by ``_check_options``): all when ``lstm_dims=None``."""
+  return tuple(range(module.num_dims)) if module.lstm_dims is None else tuple(module.lstm_dims)
 
 
 class GridLSTMBlock(nn.Module):
@@ -227,31 +209,25 @@ class GridLSTMBlock(nn.Module):
   @nn.compact
   def __call__(self, hidden: Sequence[Array], memory: Sequence[Array | None]
                ) -> tuple[tuple[Array, ...], tuple[Array | None, ...]]:
-    lstm, priority = check_grid_dims(self.num_dims, self.lstm_dims, self.priority_dims)
+    lstm, priority = _lstm_dims(self), self.priority_dims
     _raise_first(self._input_problems(hidden, memory, lstm))
 
-    dense = dict(use_bias=True, kernel_init=self.kernel_init, dtype=self.dtype,
-                 param_dtype=self.param_dtype)
+    dense = dict(use_bias=True, kernel_init=self.kernel_init, dtype=self.dtype, param_dtype=self.param_dtype)
     transforms = {}
     for i in range(self.num_dims):
       # Created up front in dimension order, so parameter names do not depend on priority order.
-      if i in lstm:
-        name = 'lstm' if self.tied else f'dim_{i}'
-        if name not in transforms:
-          bias_init = gating.lstm_bias_init(nn.initializers.zeros, self.forget_bias_init)
-          transforms[name] = nn.Dense(4 * self.features, bias_init=bias_init, name=name, **dense)
-      else:
-        name = 'non_lstm' if self.tied else f'dim_{i}'
-        if name not in transforms:
-          transforms[name] = nn.Dense(self.features, bias_init=nn.initializers.zeros, name=name, **dense)
+      name = ('lstm' if i in lstm else 'non_lstm') if self.tied else f'dim_{i}'
+      if name not in transforms:
+        bias_init = (gating.lstm_bias_init(nn.initializers.zeros, self.forget_bias_init) if i in lstm
+                     else nn.initializers.zeros)
+        transforms[name] = nn.Dense((4 if i in lstm else 1) * self.features, bias_init=bias_init, name=name, **dense)
       transforms[i] = transforms[name]
 
     def transform(i, hidden_now):
       z = transforms[i](jnp.concatenate(hidden_now, axis=-1))
       if i not in lstm:
         return self.activation(z), None
-      new_memory, new_hidden = gating.lstm_update(*jnp.split(z, 4, axis=-1), memory[i],
-                                                  output_form=self.output_form)
+      new_memory, new_hidden = gating.lstm_update(*jnp.split(z, 4, axis=-1), memory[i], output_form=self.output_form)
       return new_hidden, new_memory
 
     new_hidden, new_memory = list(hidden), list(memory)
@@ -265,10 +241,6 @@ class GridLSTMBlock(nn.Module):
       reads[p] = hidden[p]
       new_hidden[p], new_memory[p] = transform(p, reads)
     return tuple(new_hidden), tuple(new_memory)
-
-
-# ----------------------------------------------------------------------------------------------
-# Grids
 
 
 def _block_kwargs(grid: nn.Module) -> dict[str, Any]:
@@ -319,10 +291,8 @@ class _GridCommon(nn.Module):
     _check_options(self, features=self.features, depth=self.depth)
     super().__post_init__()
 
-  def _dims(self):
-    return check_grid_dims(self.num_dims, self.lstm_dims, self.priority_dims)
-
   def _project(self, inputs: Array) -> Array:
+    gating.check_float_inputs(inputs)
     return nn.Dense(self.features, kernel_init=self.kernel_init, dtype=self.dtype,
                     param_dtype=self.param_dtype, name='proj')(inputs)
 
@@ -335,8 +305,7 @@ class _Depth1DLayer(nn.Module):
   @nn.compact
   def __call__(self, carry, _):
     hidden, memory = carry
-    (hidden,), (memory,) = GridLSTMBlock(num_dims=1, name='block', **self.block_kwargs)(
-        (hidden,), (memory,))
+    (hidden,), (memory,) = GridLSTMBlock(num_dims=1, name='block', **self.block_kwargs)((hidden,), (memory,))
     return (hidden, memory), None
 
 
@@ -352,12 +321,10 @@ class GridLSTM1D(_GridCommon):
 
   @nn.compact
   def __call__(self, inputs: Array) -> Array:
-    is_lstm = 0 in self._dims()[0]
     hidden = self._project(inputs)
-    memory = (jnp.zeros_like(hidden) if is_lstm else None)
+    memory = jnp.zeros_like(hidden) if 0 in _lstm_dims(self) else None
     layers = _scan_over_depth(_Depth1DLayer, self.tied, self.depth, in_axes=0)
-    (hidden, _), _ = layers(block_kwargs=_block_kwargs(self), name='layers')(
-        (hidden, memory), None)
+    (hidden, _), _ = layers(block_kwargs=_block_kwargs(self), name='layers')((hidden, memory), None)
     return hidden
 
 
@@ -368,7 +335,7 @@ def _block_params(module: nn.Module, num_dims: int, dtype: Any, block_kwargs: di
   exactly ``GridLSTMBlock``'s, so the layout is the block's.
   """
   block = GridLSTMBlock(num_dims=num_dims, parent=None, **block_kwargs)
-  lstm, _ = check_grid_dims(num_dims, block_kwargs['lstm_dims'], block_kwargs['priority_dims'])
+  lstm = _lstm_dims(block)
 
   def init(rng):
     h = jnp.zeros((1, block_kwargs['features']), dtype)
@@ -405,35 +372,33 @@ class _Depth2DLayer(nn.Module):
   def __call__(self, carry, initial_time_carry, mask):
     depth_hidden, depth_memory = carry                       # (T, B, F) each, time-major
     block, params = _block_params(self, 2, depth_hidden.dtype, self.block_kwargs)
-    up, final_time_carry = scan_cell(_BlockAlongTime(block), params, carry, initial_time_carry, mask)
-    return up, final_time_carry
+    return scan_cell(_BlockAlongTime(block), params, carry, initial_time_carry, mask)  # (up, final time carry)
 
 
 class GridLSTM2D(_GridCommon):
   """2-d Grid LSTM over time (dimension 0) × depth (dimension 1); replaces a stacked LSTM.
 
-  Attributes as ``_GridCommon``; e.g. ``priority_dims=(1,)`` computes depth after time, reading the new
-  time hidden vector.
+  Attributes as ``_GridCommon``; e.g. ``priority_dims=(1,)`` computes depth after time, reading the new time hidden
+  vector.
   ``__call__(inputs (B, T, d_in), *, seq_lengths=None (B,) int, initial_carry=None)``
-  ``-> (outputs (B, T, F), final_carry)``; ``initial_carry`` and ``final_carry`` are
-  ``(memory, hidden)``, each ``(depth, B, F)`` (``memory`` is ``None`` if time is non-LSTM).
-  With ``seq_lengths`` (right padding, values in [0, T]): outputs at ``t >= seq_lengths[b]`` are
-  exactly zero and ``final_carry`` is the time carry after each sequence's last valid step.
+  ``-> (outputs (B, T, F), final_carry)``; ``initial_carry`` and ``final_carry`` are ``(memory, hidden)``, each
+  ``(depth, B, F)`` (``memory`` is ``None`` if time is non-LSTM).
+  With ``seq_lengths`` (right padding, values in [0, T]): outputs at ``t >= seq_lengths[b]`` are exactly zero and
+  ``final_carry`` is the time carry after each sequence's last valid step.
   """
 
   num_dims = 2
 
   @nn.compact
   def __call__(self, inputs: Array, *, seq_lengths: Array | None = None,
-               initial_carry: tuple[Array | None, Array] | None = None
-               ) -> tuple[Array, tuple[Array | None, Array]]:
+               initial_carry: tuple[Array | None, Array] | None = None) -> tuple[Array, tuple[Array | None, Array]]:
     _check_rank(inputs, 'batch, time, features_in')
     batch, steps, _ = inputs.shape
-    lstm, _ = self._dims()
+    lstm = _lstm_dims(self)
     mask = gating.sequence_mask(seq_lengths, batch, steps)    # (T, B, 1) or None
     # Time-major; padded inputs are zeros before the projection reads them.
     depth_hidden = self._project(gating.mask_padding(jnp.swapaxes(inputs, 0, 1), mask))
-    depth_memory = (jnp.zeros_like(depth_hidden) if 1 in lstm else None)
+    depth_memory = jnp.zeros_like(depth_hidden) if 1 in lstm else None
     zeros = jnp.zeros((self.depth, batch, self.features), depth_hidden.dtype)
     if initial_carry is None:
       initial_carry = (zeros if 0 in lstm else None, zeros)
@@ -465,9 +430,8 @@ def _carry_problems(initial_carry: Any, shape: tuple[int, ...], time_is_lstm: bo
 class _Depth3DLayer(nn.Module):
   """One layer of the 3-d grid: a wavefront lax.scan over the anti-diagonals of the image.
 
-  Not ``scan_cell``: a wavefront step is a batch of ``rows`` blocks with two carries (the edges leaving
-  the previous diagonal along rows and along columns, shifted by one row), not one carry per sequence
-  with right padding.
+  Not ``scan_cell``: a wavefront step is a batch of ``rows`` blocks with two carries (the edges leaving the previous
+  diagonal along rows and along columns, shifted by one row), not one carry per sequence with right padding.
   """
 
   block_kwargs: dict[str, Any]
@@ -475,9 +439,8 @@ class _Depth3DLayer(nn.Module):
   @nn.compact
   def __call__(self, carry, _):
     depth_hidden, depth_memory = carry                        # (B, R, C, F) each
-    kw = self.block_kwargs
-    lstm, _ = check_grid_dims(3, kw['lstm_dims'], kw['priority_dims'])
-    block, params = _block_params(self, 3, depth_hidden.dtype, kw)
+    block, params = _block_params(self, 3, depth_hidden.dtype, self.block_kwargs)
+    lstm = _lstm_dims(block)
     batch, rows, cols, features = depth_hidden.shape
     diagonals = rows + cols - 1
 
@@ -534,10 +497,8 @@ class GridLSTM3D(_GridCommon):
   @nn.compact
   def __call__(self, inputs: Array) -> Array:
     _check_rank(inputs, 'batch, rows, columns, features_in')
-    lstm, _ = self._dims()
     depth_hidden = self._project(inputs)
-    depth_memory = (jnp.zeros_like(depth_hidden) if 2 in lstm else None)
+    depth_memory = jnp.zeros_like(depth_hidden) if 2 in _lstm_dims(self) else None
     layers = _scan_over_depth(_Depth3DLayer, self.tied, self.depth, in_axes=0)
-    (top_hidden, _), _ = layers(block_kwargs=_block_kwargs(self), name='layers')(
-        (depth_hidden, depth_memory), None)
+    (top_hidden, _), _ = layers(block_kwargs=_block_kwargs(self), name='layers')((depth_hidden, depth_memory), None)
     return top_hidden

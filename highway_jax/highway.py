@@ -6,8 +6,7 @@ A highway layer gates between a transform of its input and the input itself:
 
 * ``H(x) = activation(W_H x + b_H)`` is the plain transform (a Dense or a Conv).
 * ``T(x) = σ(W_T x + b_T)`` is the transform gate. ``b_T`` starts negative
-  (``transform_bias_init``, the paper uses −1…−3 for 10…30 layers) so that a fresh
-  layer mostly carries its input.
+  (``transform_bias_init``, the paper uses −1…−3 for 10…30 layers) so that a fresh layer mostly carries its input.
 * ``C(x)`` is the carry gate. ``carry='coupled'`` (the paper's choice) sets C = 1 − T,
   so ``y = H·T + x·(1 − T)``. ``carry='independent'`` gives C its own weights:
   ``C(x) = σ(W_C x + b_C)`` with ``b_C`` initialised to ``carry_bias_init``.
@@ -109,14 +108,13 @@ class _Dense(nn.Module):
            strides: tuple[int, ...] | None = None) -> Array:
     """The affine map ``name`` (Dense here, Conv in ``_Conv``); ``strides`` only for conv layers."""
     return nn.Dense(features, kernel_init=self.kernel_init, bias_init=bias_init or self.bias_init,
-                    dtype=self.dtype, param_dtype=self.param_dtype, precision=self.precision,
-                    name=name)(x)
+                    dtype=self.dtype, param_dtype=self.param_dtype, precision=self.precision, name=name)(x)
 
   def _check(self, x: Array) -> None:
-    for name, value, allowed in (('carry', self.carry, CARRY_MODES),
-                                 ('dim_match', self.dim_match, self.DIM_MATCH)):
+    for name, value, allowed in (('carry', self.carry, CARRY_MODES), ('dim_match', self.dim_match, self.DIM_MATCH)):
       if value not in allowed:
         raise choice_error(name, value, allowed)
+    gating.check_dropout_rate(self.dropout_rate)
     kernel = None if self.is_initializing() else self.variables.get('params', {}).get('H', {}).get('kernel')
 
     def problems():
@@ -185,8 +183,7 @@ class _Dense(nn.Module):
   def _output(self, x: Array, h: Array, features: int, lesion: bool | Array) -> Array:
     """Highway: ``y = H·T + x·C`` (C = 1 − T when coupled), T forced to 0 by ``lesion``."""
     carried = self._match(x, features)
-    gate = lambda name, bias: nn.sigmoid(self._map(x, features, name, nn.initializers.constant(bias),
-                                                   strides=self._strides()))
+    gate = lambda name, bias: nn.sigmoid(self._map(x, features, name, nn.initializers.constant(bias), self._strides()))
     t = gate('T', self.transform_bias_init)
     t = jnp.where(jnp.asarray(lesion, bool), jnp.zeros_like(t), t)
     self.sow('intermediates', 'transform_gate', t)
@@ -220,15 +217,13 @@ class _Conv(_Dense):
   RANK = 4
 
   def _strides(self) -> tuple[int, ...]:
-    if isinstance(self.strides, int):
-      return (self.strides,) * len(self.kernel_size)
-    return tuple(self.strides)
+    return (self.strides,) * len(self.kernel_size) if isinstance(self.strides, int) else tuple(self.strides)
 
   def _map(self, x, features, name, bias_init=None, strides=None):
     kernel_size = tuple(self.kernel_size) if name != 'proj' else (1,) * len(strides)
     return nn.Conv(features, kernel_size, strides=strides, padding='SAME', kernel_init=self.kernel_init,
-                   bias_init=bias_init or self.bias_init, dtype=self.dtype,
-                   param_dtype=self.param_dtype, precision=self.precision, name=name)(x)
+                   bias_init=bias_init or self.bias_init, dtype=self.dtype, param_dtype=self.param_dtype,
+                   precision=self.precision, name=name)(x)
 
 
 class Highway(_Dense):
@@ -250,8 +245,7 @@ class Residual(_Dense):
 class HighwayConv(_Conv):
   """Convolutional highway layer, NHWC, with 'SAME' padding and the same kernel for H and T.
 
-  ``HighwayConv(features=None, kernel_size=(3, 3), strides=1, ...)``; everything else as
-  :class:`Highway`.
+  ``HighwayConv(features=None, kernel_size=(3, 3), strides=1, ...)``; everything else as :class:`Highway`.
   """
 
 
@@ -267,11 +261,5 @@ class ResidualConv(_Conv):
   _output = _residual_output
 
 
-BLOCKS = {
-    ('highway', 'dense'): Highway,
-    ('plain', 'dense'): Plain,
-    ('residual', 'dense'): Residual,
-    ('highway', 'conv'): HighwayConv,
-    ('plain', 'conv'): PlainConv,
-    ('residual', 'conv'): ResidualConv,
-}
+BLOCKS = {('highway', 'dense'): Highway, ('plain', 'dense'): Plain, ('residual', 'dense'): Residual,
+          ('highway', 'conv'): HighwayConv, ('plain', 'conv'): PlainConv, ('residual', 'conv'): ResidualConv}

@@ -1,9 +1,8 @@
 r"""Sequence layers ``LSTM``, ``GRU``, ``SimpleRNN``, ``RHN`` and ``Recurrent(cell=...)``; the time runner.
 
-A layer runs the matching cell of ``highway_jax.cells`` over time, like PyTorch's ``nn.LSTM`` (but
-batch-major): ``layer(inputs, *, seq_lengths=None, initial_carry=None, deterministic=True)`` with inputs
-``(batch, time, in)`` returns ``(outputs, final_carry)``, outputs ``(batch, time, D·features)`` where
-``D = 2 if bidirectional else 1``.
+A layer runs the matching cell of ``highway_jax.cells`` over time, like PyTorch's ``nn.LSTM`` (but batch-major):
+``layer(inputs, *, seq_lengths=None, initial_carry=None, deterministic=True)`` with inputs ``(batch, time, in)``
+returns ``(outputs, final_carry)``, outputs ``(batch, time, D·features)`` where ``D = 2 if bidirectional else 1``.
 
 Stacking. Layer 1 maps ``in -> D·features``; layers 2..num_layers map ``D·features -> D·features`` and
 are one ``nn.scan`` over layers (parameters stacked on a leading ``num_layers − 1`` axis, ``split_rngs``
@@ -40,20 +39,18 @@ it is a tuple with one per-layer carry for each layer, first layer first (``fina
 layer). Example: ``LSTM(8, num_layers=2, bidirectional=True)`` returns
 ``(((c_f, h_f), (c_b, h_b)), ((c_f, h_f), (c_b, h_b)))``, every array ``(batch, 8)``.
 
-Any cell. ``Recurrent(features, ..., cell=MyCell, cell_options={...})`` runs any
-``highway_jax.cells.RecurrentCell`` subclass with all of the above (``LSTM`` and the others are thin
-subclasses that name their cell). The time loop of one direction is the public ``scan_cell``, which
-``GridLSTM2D`` uses too.
+Any cell. ``Recurrent(features, ..., cell=MyCell, cell_options={...})`` runs any ``highway_jax.cells.RecurrentCell``
+subclass with all of the above (``LSTM`` and the others are thin subclasses that name their cell). The time loop of
+one direction is the public ``scan_cell``, which ``GridLSTM2D`` uses too.
 
-Speed. The time loop is one ``jax.lax.scan`` (time-major inside) whose body is a pure ``jax.numpy``
-function of weight arrays prepared once before the loop. ``fuse_gates`` (default True) does one
-``(batch, features) @ (features, G·features)`` recurrent matmul per step and splits its sum with the
-input projection into the G gates (LSTM, GRU with ``reset_after``); ``fuse_gates=False`` uses per-gate
-weight arrays split before the loop (G smaller matmuls per step). Fused measured 8–10% faster on CPU
-(``python -m benchmarks.levers``, docs/performance.md). ``hoist_input_projection`` computes the input
-projections ``W x + b`` of all time steps as one matmul before the loop; ``None`` picks per backend
-(False on CPU, where it measured slower, True on GPU/TPU). ``unroll`` is passed to ``jax.lax.scan``.
-All options compute the same function.
+Speed. The time loop is one ``jax.lax.scan`` (time-major inside) whose body is a pure ``jax.numpy`` function of weight
+arrays prepared once before the loop. ``fuse_gates`` (default True) does one
+``(batch, features) @ (features, G·features)`` recurrent matmul per step and splits its sum with the input projection
+into the G gates (LSTM, GRU with ``reset_after``); ``fuse_gates=False`` uses per-gate weight arrays split before the
+loop (G smaller matmuls per step). Fused measured 8–10% faster on CPU (``python -m benchmarks.levers``,
+docs/performance.md). ``hoist_input_projection`` computes the input projections ``W x + b`` of all time steps as one
+matmul before the loop; ``None`` picks per backend (False on CPU, where it measured slower, True on GPU/TPU).
+``unroll`` is passed to ``jax.lax.scan``. All options compute the same function.
 
 Constructor: ``features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init`` and the
 cell options (``peepholes, forget_bias_init`` for LSTM, ``reset_after`` for GRU, ``activation`` for
@@ -88,15 +85,7 @@ from flax.core import FrozenDict
 from flax.linen import initializers
 from flax.typing import Array, Dtype, Initializer
 
-from highway_jax import gating
-from highway_jax.cells import (
-  GRUCell,
-  LSTMCell,
-  RHNCell,
-  SimpleRNNCell,
-  default_kernel_init,
-  default_recurrent_kernel_init,
-)
+from highway_jax import cells, gating
 
 __all__ = ['scan_cell', 'SequenceLayer', 'Recurrent', 'LSTM', 'GRU', 'SimpleRNN', 'RHN']
 
@@ -211,8 +200,8 @@ class SequenceLayer(nn.Module):
   hoist_input_projection: bool | None = None
   unroll: int = 1
   fuse_gates: bool | None = None
-  kernel_init: Initializer = default_kernel_init
-  recurrent_kernel_init: Initializer = default_recurrent_kernel_init
+  kernel_init: Initializer = cells.default_kernel_init
+  recurrent_kernel_init: Initializer = cells.default_recurrent_kernel_init
   bias_init: Initializer = initializers.zeros_init()
   dtype: Dtype | None = None
   param_dtype: Dtype = jnp.float32
@@ -226,13 +215,10 @@ class SequenceLayer(nn.Module):
     """
     inputs = jnp.asarray(inputs)
     if inputs.ndim != 3 or inputs.shape[1] == 0:
-      raise ValueError(
-          f'inputs must have shape (batch, time, features) with time >= 1, got shape {inputs.shape}.')
-    bad = [f'{name} must be {allowed}, got {value}' for name, value, allowed, ok in (
-        ('num_layers', self.num_layers, '>= 1', self.num_layers >= 1),
-        ('dropout_rate', self.dropout_rate, 'in [0, 1)', 0.0 <= self.dropout_rate < 1.0)) if not ok]
-    if bad:
-      raise ValueError('; '.join(bad) + '.')
+      raise ValueError(f'inputs must have shape (batch, time, features) with time >= 1, got shape {inputs.shape}.')
+    if self.num_layers < 1:
+      raise ValueError(f'num_layers must be >= 1, got {self.num_layers}.')
+    gating.check_dropout_rate(self.dropout_rate)
     batch, time, in_features = inputs.shape
     mask = gating.sequence_mask(seq_lengths, batch, time)
 
@@ -256,18 +242,13 @@ class SequenceLayer(nn.Module):
     x, first_carry = _Layer(dropout_rate=0.0, name='layer_0', **layer_kwargs)(x, carries[0], mask)
     finals = [first_carry]
     if self.num_layers > 1:
-      stack = nn.scan(
-          _Layer,
-          variable_axes={'params': 0},
-          split_rngs={'params': True, 'dropout': True},
-          in_axes=(0, nn.broadcast),
-          length=self.num_layers - 1,
-      )(dropout_rate=self.dropout_rate, name='layers', **layer_kwargs)
+      stack = nn.scan(_Layer, variable_axes={'params': 0}, split_rngs={'params': True, 'dropout': True},
+                      in_axes=(0, nn.broadcast), length=self.num_layers - 1)(
+          dropout_rate=self.dropout_rate, name='layers', **layer_kwargs)
       stacked = jax.tree.map(lambda *a: jnp.stack(a), *carries[1:])
       x, rest = stack(x, stacked, mask)
       finals += [jax.tree.map(lambda a, i=i: a[i], rest) for i in range(self.num_layers - 1)]
-    outputs = jnp.swapaxes(x, 0, 1)
-    return outputs, (finals[0] if self.num_layers == 1 else tuple(finals))
+    return jnp.swapaxes(x, 0, 1), (finals[0] if self.num_layers == 1 else tuple(finals))
 
   def _per_layer_carries(self, initial_carry: Carry, default: Carry) -> list[Carry]:
     if initial_carry is None:
@@ -310,7 +291,7 @@ class LSTM(SequenceLayer):
 
   @nn.nowrap
   def cell_spec(self) -> tuple[type, dict]:
-    return LSTMCell, dict(peepholes=self.peepholes, forget_bias_init=self.forget_bias_init)
+    return cells.LSTMCell, dict(peepholes=self.peepholes, forget_bias_init=self.forget_bias_init)
 
 
 class GRU(SequenceLayer):
@@ -320,7 +301,7 @@ class GRU(SequenceLayer):
 
   @nn.nowrap
   def cell_spec(self) -> tuple[type, dict]:
-    return GRUCell, dict(reset_after=self.reset_after)
+    return cells.GRUCell, dict(reset_after=self.reset_after)
 
 
 class SimpleRNN(SequenceLayer):
@@ -330,7 +311,7 @@ class SimpleRNN(SequenceLayer):
 
   @nn.nowrap
   def cell_spec(self) -> tuple[type, dict]:
-    return SimpleRNNCell, dict(activation=self.activation)
+    return cells.SimpleRNNCell, dict(activation=self.activation)
 
 
 class RHN(SequenceLayer):
@@ -345,4 +326,4 @@ class RHN(SequenceLayer):
 
   @nn.nowrap
   def cell_spec(self) -> tuple[type, dict]:
-    return RHNCell, dict(depth=self.depth, transform_bias_init=self.transform_bias_init)
+    return cells.RHNCell, dict(depth=self.depth, transform_bias_init=self.transform_bias_init)

@@ -135,8 +135,7 @@ class HighwayStack(nn.Module):
   precision: Any = None
 
   @nn.compact
-  def __call__(self, x: Array, *, lesion: None | int | Array = None,
-               deterministic: bool = True) -> Array:
+  def __call__(self, x: Array, *, lesion: None | int | Array = None, deterministic: bool = True) -> Array:
     """Applies the stack.
 
     Args:
@@ -173,30 +172,18 @@ class HighwayStack(nn.Module):
     if x.shape[-1] != self.features:
       common = dict(kernel_init=self.kernel_init, dtype=self.dtype, param_dtype=self.param_dtype,
                     precision=self.precision, name='proj')
-      x = (nn.Conv(self.features, (1, 1), **common) if self.kind == 'conv' else
-           nn.Dense(self.features, **common))(x)
-
+      x = (nn.Conv(self.features, (1, 1), **common) if self.kind == 'conv' else nn.Dense(self.features, **common))(x)
     if self.remat:
       # Argument 3 (counting self) is `deterministic`, a Python bool.
       layer_cls = nn.remat(layer_cls, prevent_cse=False, static_argnums=(3,))
-    kwargs = dict(features=self.features, activation=self.activation, dim_match=None,
-                  transform_bias_init=self.transform_bias_init, carry=self.carry,
-                  carry_bias_init=self.carry_bias_init, dropout_rate=self.dropout_rate,
-                  kernel_init=self.kernel_init, dtype=self.dtype, param_dtype=self.param_dtype,
-                  precision=self.precision)
-    if self.kind == 'conv':
-      kwargs['kernel_size'] = tuple(self.kernel_size)
-    layer = layer_cls(name='layers', **kwargs)
-
-    def body(module, carry, lesion_l):
-      return module(carry, lesion_l, deterministic), None
-
-    scan = nn.scan(
-        body,
-        variable_axes={'params': 0, 'intermediates': 0},
-        split_rngs={'params': True, 'dropout': True},
-        length=self.num_layers,
-        unroll=default_unroll(self.kind, self.num_layers) if self.unroll is None else self.unroll,
-    )
-    y, _ = scan(layer, x, mask)
-    return y
+    kwargs = dict(kernel_size=tuple(self.kernel_size)) if self.kind == 'conv' else {}
+    layer = layer_cls(features=self.features, activation=self.activation, dim_match=None,
+                      transform_bias_init=self.transform_bias_init, carry=self.carry,
+                      carry_bias_init=self.carry_bias_init, dropout_rate=self.dropout_rate,
+                      kernel_init=self.kernel_init, dtype=self.dtype, param_dtype=self.param_dtype,
+                      precision=self.precision, name='layers', **kwargs)
+    scan = nn.scan(lambda module, carry, lesion_l: (module(carry, lesion_l, deterministic), None),
+                   variable_axes={'params': 0, 'intermediates': 0}, split_rngs={'params': True, 'dropout': True},
+                   length=self.num_layers,
+                   unroll=default_unroll(self.kind, self.num_layers) if self.unroll is None else self.unroll)
+    return scan(layer, x, mask)[0]

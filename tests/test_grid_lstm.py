@@ -382,6 +382,9 @@ def test_bad_call_arguments():
     model.init(jax.random.key(0), x, seq_lengths=jnp.array([1, 5]))
   with pytest.raises(ValueError, match=r'inputs must have shape \(batch, time, features_in\)'):
     model.init(jax.random.key(0), jnp.ones((2, 3)))
+  for grid, shape in ((GridLSTM1D, (2, 3)), (GridLSTM2D, (2, 4, 3)), (GridLSTM3D, (2, 2, 2, 3))):
+    with pytest.raises(ValueError, match=r'inputs must have a float dtype, got int32; cast them'):
+      grid(features=3, depth=1).init(jax.random.key(0), jnp.ones(shape, jnp.int32))
   variables = model.init(jax.random.key(0), x)
   with pytest.raises(ValueError, match=r'initial_carry hidden must have shape .*\(1, 2, 3\)'):
     model.apply(variables, x, initial_carry=(jnp.zeros((1, 2, 3)), jnp.zeros((2, 3))))

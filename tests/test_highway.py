@@ -180,6 +180,8 @@ class TestErrors:
       (dict(dim_match='subsample'), r"dim_match='subsample' is not one of 'project', 'pad', None"),
       (dict(features=3, dim_match='pad'), r'input width 5 is wider than features 3'),
       (dict(features=3, dim_match=None), r'input width 5 != features 3'),
+      (dict(dropout_rate=1.0), r'dropout_rate must be in \[0, 1\), got 1.0'),
+      (dict(dropout_rate=-0.1), r'dropout_rate must be in \[0, 1\), got -0.1'),
   ])
   def test_bad_arguments(self, kwargs, match):
     with pytest.raises(ValueError, match=match):

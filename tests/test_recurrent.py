@@ -383,6 +383,16 @@ def test_bad_inputs_raise_value_errors():
     RHN(H, depth=0).init(jax.random.key(0), x)
 
 
+@pytest.mark.parametrize('dtype', [jnp.int32, jnp.bool_])
+@pytest.mark.parametrize('layer', [LSTM(H), GRU(H, bidirectional=True), Recurrent(H, cell=SimpleRNNCell),
+                                   nn.RNN(LSTMCell(H))])
+def test_int_or_bool_inputs_raise(layer, dtype):
+  """Integer or boolean inputs are a forgotten cast (or embedding): one line naming inputs, not a silent cast."""
+  x = jnp.ones((B, T, F), dtype)
+  with pytest.raises(ValueError, match=rf'^inputs must have a float dtype, got {jnp.dtype(dtype)}; cast them'):
+    layer.init(jax.random.key(0), x)
+
+
 def test_toy_cell_runs_in_flax_rnn_and_recurrent_takes_any_cell():
   """The protocol also gives a new cell __call__/initialize_carry (nn.RNN), and Recurrent(cell=LSTMCell)
   is LSTM with the same parameters."""

@@ -148,6 +148,8 @@ def test_conv_stack_equals_layer_by_layer():
     (dict(num_layers=0), {}, r'num_layers must be an integer >= 1, got 0'),
     (dict(block='gated'), {}, r"block='gated' is not one of 'highway', 'plain', 'residual'"),
     (dict(kind='recurrent'), {}, r"kind='recurrent' is not one of 'dense', 'conv'"),
+    (dict(dropout_rate=1.5), {}, r'dropout_rate must be in \[0, 1\), got 1.5'),
+    (dict(dropout_rate=-0.5, block='plain'), {}, r'dropout_rate must be in \[0, 1\), got -0.5'),
     ({}, dict(lesion=jnp.zeros(3, bool)), r'lesion mask must have shape \(4,\).*got \(3,\)'),
     ({}, dict(lesion=7), r'lesion index must be in \[0, 4\), got 7'),
     ({}, dict(lesion=1.5), r'lesion must be None, a layer index or a boolean mask'),

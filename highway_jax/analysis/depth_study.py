@@ -32,8 +32,8 @@ STUDY_CSV_FIELDS = ('family', 'depth', 'status', 'test_accuracy', 'test_loss', '
 
 
 def plot_metric_vs_depth(values: Mapping[str, Mapping[int, float]], path: str | os.PathLike, *,
-                         ylabel: str = 'test accuracy (%)', percent: bool = True,
-                         chance: float | None = None, title: str | None = None) -> str:
+                         ylabel: str = 'test accuracy (%)', percent: bool = True, chance: float | None = None,
+                         title: str | None = None) -> str:
   """One line per family of ``{family: {depth: value}}`` against depth; ``percent`` plots fractions
   as percentages, ``chance`` (a fraction) a dotted line."""
   scale = 100.0 if percent else 1.0
@@ -50,8 +50,8 @@ def plot_metric_vs_depth(values: Mapping[str, Mapping[int, float]], path: str | 
 
 
 def run_depth_study(make_config: Callable[[int, str], ml_collections.ConfigDict], workdir: str, *,
-                    depths: Sequence[int], families: Sequence[str], steps: int | None = None,
-                    seed: int = 0, chance: float | None = None, title: str | None = None,
+                    depths: Sequence[int], families: Sequence[str], steps: int | None = None, seed: int = 0,
+                    chance: float | None = None, title: str | None = None,
                     log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
   """Trains (or reuses) one run per family and depth; writes the module docstring's files and
   returns the content of ``results.json``."""
@@ -66,15 +66,13 @@ def run_depth_study(make_config: Callable[[int, str], ml_collections.ConfigDict]
       if results.get('diverged'):
         row.update(status='diverged', test_accuracy=None)
       else:
-        row.update(status='ok', test_accuracy=results['test_accuracy'],
-                   test_loss=results['test_loss'], train_loss=results.get('train_loss'),
-                   train_accuracy=results.get('train_accuracy'), steps=results['step'],
-                   num_params=results['num_params'])
+        row.update(status='ok', test_accuracy=results['test_accuracy'], test_loss=results['test_loss'],
+                   train_loss=results.get('train_loss'), train_accuracy=results.get('train_accuracy'),
+                   steps=results['step'], num_params=results['num_params'])
       log(f"{family}, {depth} layers: {row['status']}, test accuracy {row['test_accuracy']}")
       rows.append(row)
   write_csv(os.path.join(workdir, 'depth_study.csv'), STUDY_CSV_FIELDS, rows)
-  payload = {'settings': dict(depths=list(depths), families=list(families), steps=steps, seed=seed),
-             'rows': rows}
+  payload = {'settings': dict(depths=list(depths), families=list(families), steps=steps, seed=seed), 'rows': rows}
   write_json(os.path.join(workdir, RESULTS_FILE), payload)
   accuracy = {f: {r['depth']: r['test_accuracy'] for r in rows
                   if r['family'] == f and r['test_accuracy'] is not None} for f in families}

@@ -40,9 +40,9 @@ from highway_jax.training.workdir import RESULTS_FILE, read_json, read_metrics, 
 TRAIN_EVAL_FILE = 'train_eval.json'
 LEARNING_RATE_RANGE = (1e-3, 1e-1)
 TRANSFORM_BIAS_RANGE = (-10.0, -1.0)
-SWEEP_CSV_FIELDS = ('family', 'depth', 'trial', 'learning_rate', 'transform_bias_init', 'status',
-                    'train_loss', 'train_accuracy', 'last_logged_train_loss', 'test_loss',
-                    'test_accuracy', 'steps', 'num_params', 'run')
+SWEEP_CSV_FIELDS = ('family', 'depth', 'trial', 'learning_rate', 'transform_bias_init', 'status', 'train_loss',
+                    'train_accuracy', 'last_logged_train_loss', 'test_loss', 'test_accuracy', 'steps', 'num_params',
+                    'run')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,9 +121,8 @@ def plot_depth_sweep(best_loss: Mapping[str, Mapping[int, float]], path: str | o
 
 
 def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict], workdir: str, *,
-                    depths: Sequence[int] = (10, 20, 50, 100),
-                    families: Sequence[str] = ('plain', 'highway'), num_trials: int = 3,
-                    steps: int | None = None, seed: int = 0,
+                    depths: Sequence[int] = (10, 20, 50, 100), families: Sequence[str] = ('plain', 'highway'),
+                    num_trials: int = 3, steps: int | None = None, seed: int = 0,
                     learning_rate_range: tuple[float, float] = LEARNING_RATE_RANGE,
                     transform_bias_range: tuple[float, float] = TRANSFORM_BIAS_RANGE,
                     log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
@@ -141,9 +140,8 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
       config.model.transform_bias_init = trial.transform_bias_init
     run_dir = os.path.join(workdir, 'trials', trial.name)
     results = train_or_reuse(config, run_dir)
-    row = dict(family=trial.family, depth=trial.depth, trial=trial.index,
-               learning_rate=trial.learning_rate, transform_bias_init=trial.transform_bias_init,
-               run=os.path.relpath(run_dir, workdir))
+    row = dict(family=trial.family, depth=trial.depth, trial=trial.index, learning_rate=trial.learning_rate,
+               transform_bias_init=trial.transform_bias_init, run=os.path.relpath(run_dir, workdir))
     if results.get('diverged'):
       row.update(status='diverged', train_loss=math.inf, train_accuracy=None)
     else:
@@ -153,9 +151,9 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
         write_json(cached, evaluate_checkpoint(run_dir, 'latest', split='train'))
       train_metrics = read_json(cached)
       row.update(status='ok', train_loss=train_metrics['loss'], train_accuracy=train_metrics['accuracy'],
-                 last_logged_train_loss=results.get('train_loss'),
-                 test_loss=results.get('test_loss'), test_accuracy=results.get('test_accuracy'),
-                 steps=results.get('step'), num_params=results.get('num_params'))
+                 last_logged_train_loss=results.get('train_loss'), test_loss=results.get('test_loss'),
+                 test_accuracy=results.get('test_accuracy'), steps=results.get('step'),
+                 num_params=results.get('num_params'))
     log(f"{trial.name}: lr {trial.learning_rate:.3g}"
         + (f', transform bias {trial.transform_bias_init:.2f}' if trial.transform_bias_init
            is not None else '') + f", {row['status']}, train loss {row['train_loss']:.4g}")
@@ -163,17 +161,15 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
 
   best = best_trials(rows)
   write_csv(os.path.join(workdir, 'sweep.csv'), SWEEP_CSV_FIELDS, rows)
-  settings = dict(depths=list(depths), families=list(families), num_trials=num_trials, steps=steps,
-                  seed=seed, learning_rate_range=list(learning_rate_range),
-                  transform_bias_range=list(transform_bias_range))
+  settings = dict(depths=list(depths), families=list(families), num_trials=num_trials, steps=steps, seed=seed,
+                  learning_rate_range=list(learning_rate_range), transform_bias_range=list(transform_bias_range))
   payload = {'settings': settings,
-             'trials': [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                         for k, v in r.items()} for r in rows],
+             'trials': [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+                        for r in rows],
              'best': {f: {str(d): r for d, r in by_depth.items()} for f, by_depth in best.items()}}
   write_json(os.path.join(workdir, RESULTS_FILE), payload)
   if best:
-    run_dirs = {f: {d: os.path.join(workdir, r['run']) for d, r in by_depth.items()}
-                for f, by_depth in best.items()}
+    run_dirs = {f: {d: os.path.join(workdir, r['run']) for d, r in by_depth.items()} for f, by_depth in best.items()}
     plot_depth_sweep(
         {f: {d: r['train_loss'] for d, r in by_depth.items()} for f, by_depth in best.items()},
         os.path.join(workdir, 'depth_sweep.png'), ylabel='best full training-set loss',

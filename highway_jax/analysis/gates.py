@@ -67,9 +67,8 @@ Array = jax.Array
 GATE_NAME = 'transform_gate'  # what highway layers sow their transform gate as
 
 PERCENTILE_LEVELS = (5.0, 25.0, 50.0, 75.0, 95.0)
-LAYER_CSV_FIELDS = (
-    'layer', 'bias_mean_init', 'bias_std_init', 'bias_median_init', 'bias_mean_trained',
-    'bias_std_trained', 'bias_median_trained', 'mean_gate_activity')
+LAYER_CSV_FIELDS = ('layer', 'bias_mean_init', 'bias_std_init', 'bias_median_init', 'bias_mean_trained',
+                    'bias_std_trained', 'bias_median_trained', 'mean_gate_activity')
 GATE_CLASS_CSV_FIELDS = ('site', 'class', 'layer', 'mean_gate_activity', 'deviation_from_mean')
 
 
@@ -79,9 +78,8 @@ def find_transform_biases(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
   found = {'/'.join(path[:-2]): np.asarray(bias).reshape(-1, np.shape(bias)[-1])
            for path, bias in traverse_util.flatten_dict(params).items() if path[-2:] == ('T', 'bias')}
   if not found:
-    raise ValueError(
-        f"params has no transform bias ('.../T/bias'); its top-level keys are {sorted(params)}. "
-        "Pass the params collection (variables['params']) of a model with highway layers.")
+    raise ValueError(f"params has no transform bias ('.../T/bias'); its top-level keys are {sorted(params)}. "
+                     "Pass the params collection (variables['params']) of a model with highway layers.")
   return found
 
 
@@ -96,20 +94,17 @@ def find_transform_gates(intermediates: Mapping[str, Any], params: Mapping[str, 
     name, bias = '/'.join(path[:-1]), biases.get(path[:-1] + ('T', 'bias'))
     gates = sown[0] if isinstance(sown, (tuple, list)) and len(sown) == 1 else None
     axes = 0 if bias is None else bias.ndim - 1  # leading layer axes
-    if (bias is None or gates is None or gates.ndim < axes + 2
-        or gates.shape[:axes] + gates.shape[-1:] != bias.shape):
+    if bias is None or gates is None or gates.ndim < axes + 2 or gates.shape[:axes] + gates.shape[-1:] != bias.shape:
       problem = (f"params has no '{name}/T/bias'" if bias is None else
-                 f'it must be one sown array (*{bias.shape[:-1]}, batch, ..., {bias.shape[-1]}) '
-                 f'to fit its bias {bias.shape}')
-      raise ValueError(
-          f"the transform gate sown at '{name}' does not fit: {problem}. Pass the 'intermediates' "
-          "collection (state['intermediates']) and the params collection (variables['params']) of "
-          'the same model, applied once.')
+                 f'it must be one sown array (*{bias.shape[:-1]}, batch, ..., {bias.shape[-1]}) to fit its bias '
+                 f'{bias.shape}')
+      raise ValueError(f"the transform gate sown at '{name}' does not fit: {problem}. Pass the 'intermediates' "
+                       "collection (state['intermediates']) and the params collection (variables['params']) of the "
+                       'same model, applied once.')
     found[name] = gates.reshape((-1,) + gates.shape[axes:])
   if not found:
-    raise ValueError(
-        f"intermediates has no '{GATE_NAME}' entry; its top-level keys are {sorted(intermediates)}. "
-        "Apply the model with mutable=['intermediates'] and pass state['intermediates'].")
+    raise ValueError(f"intermediates has no '{GATE_NAME}' entry; its top-level keys are {sorted(intermediates)}. "
+                     "Apply the model with mutable=['intermediates'] and pass state['intermediates'].")
   return found
 
 
@@ -144,10 +139,9 @@ def bias_distribution(bias: np.ndarray, *, bin_edges: np.ndarray | None = None, 
   if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
     raise ValueError(f'bin_edges must be a strictly increasing 1-d array of >= 2 edges, got {edges}.')
   levels = np.asarray(percentile_levels, dtype=np.float64)
-  return BiasDistribution(
-      bias=bias, mean=bias.mean(axis=1), std=bias.std(axis=1), percentile_levels=levels,
-      percentiles=np.percentile(bias, levels, axis=1).reshape(levels.size, bias.shape[0]),
-      bin_edges=edges, histogram=np.stack([np.histogram(row, bins=edges)[0] for row in bias]))
+  return BiasDistribution(bias=bias, mean=bias.mean(axis=1), std=bias.std(axis=1), percentile_levels=levels,
+                          percentiles=np.percentile(bias, levels, axis=1).reshape(levels.size, bias.shape[0]),
+                          bin_edges=edges, histogram=np.stack([np.histogram(row, bins=edges)[0] for row in bias]))
 
 
 def compare_transform_biases(init_params: Mapping[str, Any], trained_params: Mapping[str, Any], *,
@@ -218,10 +212,9 @@ def make_gate_statistics_step(apply_fn: Callable[[Any, Mapping[str, Array]], Map
   return step
 
 
-def gate_statistics(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, Any]],
-                    variables: Mapping[str, Any], batches: Iterable[Mapping[str, Any]], *,
-                    num_classes: int | None = None, num_kept_examples: int = 4,
-                    step: Callable[..., dict] | None = None) -> dict[str, GateStatistics]:
+def gate_statistics(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, Any]], variables: Mapping[str, Any],
+                    batches: Iterable[Mapping[str, Any]], *, num_classes: int | None = None,
+                    num_kept_examples: int = 4, step: Callable[..., dict] | None = None) -> dict[str, GateStatistics]:
   """``{site path: GateStatistics}`` over ``batches`` (read once; module docstring's contract).
 
   ``num_classes`` adds the class statistics; the first ``num_kept_examples`` real examples keep their
@@ -236,10 +229,9 @@ def gate_statistics(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, 
     real_labels = label[batch['mask'] > 0]
     if num_classes is not None and (label.ndim != 1 or (real_labels.size and (
         real_labels.min() < 0 or real_labels.max() >= num_classes))):
-      raise ValueError(
-          f'class statistics need labels of shape (batch,) in [0, num_classes={num_classes}); batch '
-          f'{index} has labels of shape {label.shape} in [{real_labels.min()}, '
-          f'{real_labels.max()}]. Use num_classes=None for sequence targets.')
+      raise ValueError(f'class statistics need labels of shape (batch,) in [0, num_classes={num_classes}); batch '
+                       f'{index} has labels of shape {label.shape} in [{real_labels.min()}, {real_labels.max()}]. '
+                       'Use num_classes=None for sequence targets.')
     real = np.flatnonzero(batch['mask'] > 0)[:num_kept_examples - sum(map(len, example_labels))]
     example_labels.append(label[real])
     for name, sums in step(variables, batch).items():
@@ -255,10 +247,9 @@ def gate_statistics(apply_fn: Callable[[Any, Mapping[str, Array]], Mapping[str, 
         class_mean = site['class_sum'] / site['class_count'][:, None, None]
       class_counts = np.rint(site['class_count']).astype(np.int64)
     results[name] = GateStatistics(
-        name=name, mean_activity=site['sum'] / float(site['count']),
-        example_gates=np.concatenate(examples[name]), example_labels=np.concatenate(example_labels),
-        num_examples=int(round(float(site['count']))), class_mean_activity=class_mean,
-        class_counts=class_counts)
+        name=name, mean_activity=site['sum'] / float(site['count']), example_gates=np.concatenate(examples[name]),
+        example_labels=np.concatenate(example_labels), num_examples=int(round(float(site['count']))),
+        class_mean_activity=class_mean, class_counts=class_counts)
   return results
 
 
@@ -295,8 +286,7 @@ def plot_transform_biases(init: BiasDistribution, trained: BiasDistribution,
   for dist, color, label in ((init, 'tab:gray', 'init'), (trained, 'tab:blue', 'trained')):
     layers = np.arange(len(dist.bias))
     for (low, high), alpha in (((5.0, 95.0), 0.15), ((25.0, 75.0), 0.35)):
-      bands_ax.fill_between(layers, dist.percentile(low), dist.percentile(high), color=color,
-                            alpha=alpha, linewidth=0)
+      bands_ax.fill_between(layers, dist.percentile(low), dist.percentile(high), color=color, alpha=alpha, linewidth=0)
     bands_ax.plot(layers, dist.percentile(50.0), color=color, label=f'{label}: median, 25–75 %, 5–95 %')
   style_axes(bands_ax, xlabel='layer', ylabel='transform bias $b_T$',
              title='Transform bias distribution per layer', legend='small')
@@ -314,17 +304,15 @@ def plot_gate_activity(stats: GateStatistics, path: str | os.PathLike, *, title:
   layers = np.arange(stats.num_layers)
   low, high = np.percentile(stats.mean_activity, [5, 95], axis=1)
   line_ax.fill_between(layers, low, high, color='tab:blue', alpha=0.2, linewidth=0, label='5–95 % of units')
-  line_ax.plot(layers, stats.layer_mean_activity, 'o-', color='tab:blue', markersize=3,
-               label='mean over units')
+  line_ax.plot(layers, stats.layer_mean_activity, 'o-', color='tab:blue', markersize=3, label='mean over units')
   style_axes(line_ax, ylim=(0.0, 1.0), xlabel='layer', ylabel='mean T(x)',
              title='Mean transform gate activity per layer')
   fig.suptitle(title or f'Transform gate activity, {stats.name} ({stats.num_examples} examples)')
   return save_figure(fig, path)
 
 
-def plot_example_gates(stats: GateStatistics, path: str | os.PathLike, *,
-                       num_examples: int | None = None, class_names: Sequence[str] | None = None,
-                       title: str | None = None) -> str:
+def plot_example_gates(stats: GateStatistics, path: str | os.PathLike, *, num_examples: int | None = None,
+                       class_names: Sequence[str] | None = None, title: str | None = None) -> str:
   """Single-example transform gate maps, layers × units, one panel per kept example (Fig. 2)."""
   available = stats.example_gates.shape[0]
   count = available if num_examples is None else num_examples
@@ -335,17 +323,15 @@ def plot_example_gates(stats: GateStatistics, path: str | os.PathLike, *,
   for i, ax in enumerate(axes):
     label = stats.example_labels[i]
     name = (class_names[int(label)] if class_names is not None and np.ndim(label) == 0 else f'label {label}')
-    image = _layer_map(ax, stats.example_gates[i], title=f'example {i} ({name})', vmin=0.0, vmax=1.0,
-                       colorbar=False)
+    image = _layer_map(ax, stats.example_gates[i], title=f'example {i} ({name})', vmin=0.0, vmax=1.0, colorbar=False)
     ax.set_ylabel('' if i else 'layer')
   fig.colorbar(image, ax=list(axes), label='T(x)')
   fig.suptitle(title or f'Transform gates of single examples, {stats.name}')
   return save_figure(fig, path)
 
 
-def plot_class_gates(stats: GateStatistics, path: str | os.PathLike, *,
-                     class_names: Sequence[str] | None = None, max_classes: int = 10,
-                     title: str | None = None) -> str:
+def plot_class_gates(stats: GateStatistics, path: str | os.PathLike, *, class_names: Sequence[str] | None = None,
+                     max_classes: int = 10, title: str | None = None) -> str:
   """Class mean gate minus overall mean, layers × units per class; and classes × layers (unit mean)
   (Fig. 3)."""
   deviation = stats.class_deviation
@@ -372,8 +358,7 @@ def plot_class_gates(stats: GateStatistics, path: str | os.PathLike, *,
   if num_classes <= 20:
     summary_ax.set_yticks(range(num_classes), names)
   fig.colorbar(summary_image, ax=summary_ax, label='class mean − overall mean')
-  fig.colorbar(image, ax=fig.axes[:shown], label='class mean T(x) − overall mean',
-               location='bottom', shrink=0.6)
+  fig.colorbar(image, ax=fig.axes[:shown], label='class mean T(x) − overall mean', location='bottom', shrink=0.6)
   fig.suptitle(title or f'Class-conditional transform gate activity, {stats.name}'
                + (f' (first {shown} of {num_classes} classes)' if shown < num_classes else ''))
   return save_figure(fig, path)
@@ -427,12 +412,10 @@ def analyze_gates_run(workdir: str, output_dir: str | None = None, *, split: str
         'bias_mean_init': init.mean, 'bias_mean_trained': trained.mean,
         'bias_median_trained': np.median(trained.bias, axis=1),
         'fraction_biases_decreased': float(np.mean(trained.bias < init.bias)),
-        'layer_mean_activity': stats.layer_mean_activity,
-        'example_labels': stats.example_labels, 'num_examples': stats.num_examples,
-    }
+        'layer_mean_activity': stats.layer_mean_activity, 'example_labels': stats.example_labels,
+        'num_examples': stats.num_examples}
     if num_classes is not None:
-      files.append(plot_class_gates(stats, out('gate_classes'),
-                                    title=f'{title}: class mean minus overall mean gate'))
+      files.append(plot_class_gates(stats, out('gate_classes'), title=f'{title}: class mean minus overall mean gate'))
       class_layer = stats.class_mean_activity.mean(axis=2)  # (num_classes, num_layers)
       deviation = class_layer - stats.layer_mean_activity[None]
       class_rows += [{'site': site, 'class': c, 'layer': layer, 'mean_gate_activity': class_layer[c, layer],
@@ -441,7 +424,6 @@ def analyze_gates_run(workdir: str, output_dir: str | None = None, *, split: str
       summary[site] |= {'class_layer_mean_activity': class_layer, 'class_counts': stats.class_counts}
   if class_rows:
     files.append(write_csv(os.path.join(output_dir, 'gate_classes.csv'), GATE_CLASS_CSV_FIELDS, class_rows))
-  files.append(write_json(os.path.join(output_dir, 'gates.json'),
-                          {'step': run.step, 'split': split, 'sites': summary}))
+  files.append(write_json(os.path.join(output_dir, 'gates.json'), {'step': run.step, 'split': split, 'sites': summary}))
   return GateAnalysis(bias_init={s: d[0] for s, d in compared.items()},
                       bias_trained={s: d[1] for s, d in compared.items()}, statistics=statistics, files=files)

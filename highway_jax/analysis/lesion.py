@@ -114,17 +114,15 @@ def make_lesion_eval_step(apply_fn: ApplyFn) -> Callable[[Any, Mapping[str, Arra
 
     sums = jax.lax.map(per_mask, masks)
     real = jnp.broadcast_to(mask.reshape(mask.shape + (1,) * (label.ndim - 1)), label.shape) > 0
-    return {'loss': sums['loss'], 'correct': sums['correct'],
-            'count': sums.get('token_count', sums['count'])[0],
+    return {'loss': sums['loss'], 'correct': sums['correct'], 'count': sums.get('token_count', sums['count'])[0],
             'invalid_labels': jnp.sum(real & ((label < 0) | (label >= num_classes[0]))),
             'num_classes': jnp.int32(num_classes[0])}
 
   return step
 
 
-def lesion_sweep(apply_fn: ApplyFn, params: Any, batches: Iterable[Mapping[str, Any]],
-                 num_layers: int, *, layers: Sequence[int] | None = None,
-                 eval_step: Callable[..., dict] | None = None) -> LesionResult:
+def lesion_sweep(apply_fn: ApplyFn, params: Any, batches: Iterable[Mapping[str, Any]], num_layers: int, *,
+                 layers: Sequence[int] | None = None, eval_step: Callable[..., dict] | None = None) -> LesionResult:
   """Loss and accuracy over ``batches`` (read once) with each of ``layers`` (default: all) of the
   ``num_layers``-long lesion mask lesioned in turn (module docstring's contract)."""
   masks = lesion_masks(num_layers, layers)
@@ -133,9 +131,8 @@ def lesion_sweep(apply_fn: ApplyFn, params: Any, batches: Iterable[Mapping[str, 
   for index, batch in checked_batches(batches):
     sums = jax.device_get(step(params, batch, jnp.asarray(masks)))
     if sums['invalid_labels']:
-      raise ValueError(
-          f"batch {index} has {int(sums['invalid_labels'])} real labels outside [0, num_classes="
-          f"{int(sums['num_classes'])}) (num_classes from the logits' last axis).")
+      raise ValueError(f"batch {index} has {int(sums['invalid_labels'])} real labels outside [0, num_classes="
+                       f"{int(sums['num_classes'])}) (num_classes from the logits' last axis).")
     loss += sums['loss']
     correct += sums['correct']
     count += float(sums['count'])
@@ -159,12 +156,11 @@ def read_lesion_csv(path: str | os.PathLike, num_examples: int = 0) -> LesionRes
     rows = list(csv.DictReader(f))
   (baseline,) = [r for r in rows if r['lesioned_layer'] == BASELINE]
   lesioned = [r for r in rows if r['lesioned_layer'] != BASELINE]
-  return LesionResult(
-      layers=np.array([int(r['lesioned_layer']) for r in lesioned], dtype=np.int64),
-      loss=np.array([float(r['loss']) for r in lesioned]),
-      accuracy=np.array([float(r['accuracy']) for r in lesioned]),
-      baseline_loss=float(baseline['loss']), baseline_accuracy=float(baseline['accuracy']),
-      num_examples=num_examples)
+  return LesionResult(layers=np.array([int(r['lesioned_layer']) for r in lesioned], dtype=np.int64),
+                      loss=np.array([float(r['loss']) for r in lesioned]),
+                      accuracy=np.array([float(r['accuracy']) for r in lesioned]),
+                      baseline_loss=float(baseline['loss']), baseline_accuracy=float(baseline['accuracy']),
+                      num_examples=num_examples)
 
 
 def plot_lesion(result: LesionResult, path: str | os.PathLike, *, log_scale: bool = True,
@@ -188,27 +184,22 @@ def num_lesion_layers(model) -> int:
   """The length of ``model``'s lesion mask; ConfigError if it has no highway stack to lesion."""
   layers = getattr(model, 'num_lesion_layers', None)
   if layers is None or getattr(model, 'block', None) != 'highway' or layers < 1:
-    raise ConfigError(
-        f'the model ({type(model).__module__}, block={getattr(model, "block", None)!r}) has no '
-        "highway stack to lesion; use a run of a 'highway_mlp' or 'highway_cnn' model with "
-        "block 'highway'.")
+    raise ConfigError(f'the model ({type(model).__module__}, block={getattr(model, "block", None)!r}) has no highway '
+                      "stack to lesion; use a run of a 'highway_mlp' or 'highway_cnn' model with block 'highway'.")
   return int(layers)
 
 
-def lesion_run(workdir: str, output_dir: str | None = None, *, split: str = 'train',
-               batch_size: int | None = None, checkpoint: str | int = 'latest',
-               run: LoadedRun | None = None) -> LesionResult:
+def lesion_run(workdir: str, output_dir: str | None = None, *, split: str = 'train', batch_size: int | None = None,
+               checkpoint: str | int = 'latest', run: LoadedRun | None = None) -> LesionResult:
   """Lesions each highway layer of a trained run in turn over ``split``; writes ``lesion.csv`` and
   ``lesion.png`` to ``output_dir`` (default: ``workdir``)."""
   run = run or load_run(workdir, checkpoint)
   model = run.model
 
   def apply_fn(params, batch, lesion):
-    return model.apply({'params': params}, batch['inputs'], train=False,
-                       lengths=batch.get('length'), lesion=lesion)
+    return model.apply({'params': params}, batch['inputs'], train=False, lengths=batch.get('length'), lesion=lesion)
 
-  result = lesion_sweep(apply_fn, run.params, run.batches(split, batch_size),
-                        num_layers=num_lesion_layers(model))
+  result = lesion_sweep(apply_fn, run.params, run.batches(split, batch_size), num_layers=num_lesion_layers(model))
   output_dir = output_dir or workdir
   write_lesion_csv(result, os.path.join(output_dir, 'lesion.csv'))
   plot_lesion(result, os.path.join(output_dir, 'lesion.png'), title=(

@@ -32,14 +32,7 @@ from highway_jax.training import train_and_evaluate
 from highway_jax.training.evaluation import restore_run
 from highway_jax.training.plots import metric_curve, plot_curves
 from highway_jax.training.setup import Setup, check_split
-from highway_jax.training.workdir import (
-  CONFIG_FILE,
-  RESULTS_FILE,
-  config_json,
-  read_json,
-  read_metrics,
-  write_json,
-)
+from highway_jax.training.workdir import CONFIG_FILE, RESULTS_FILE, config_json, read_json, read_metrics, write_json
 
 DIVERGED_FILE = 'diverged.json'
 
@@ -124,8 +117,7 @@ def checked_batches(batches: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int,
     if isinstance(batch, Mapping) and 'inputs' in batch and 'label' in batch:
       label = np.asarray(batch['label'])
       mask = np.asarray(batch.get('mask', np.ones(label.shape[:1])), np.float32)
-    if (label is None or not np.issubdtype(label.dtype, np.integer) or label.ndim < 1
-        or mask.shape != label.shape[:1]):
+    if label is None or not np.issubdtype(label.dtype, np.integer) or label.ndim < 1 or mask.shape != label.shape[:1]:
       got = (f'label {label.dtype} {label.shape}, mask {mask.shape}' if label is not None else
              f'keys {sorted(batch)}' if isinstance(batch, Mapping) else type(batch).__name__)
       raise ValueError("batches must yield dicts with 'inputs' and 'label' (integer class ids, "

@@ -5,12 +5,12 @@
     'rnn_classifier'  LSTM/GRU/RHN/simple-RNN sequence classifier, incl. the Highway BiLSTM
     'grid_lstm'       Grid LSTM models and their stacked-LSTM baseline (``models/grid.py``)
 
-Every model module defines a Flax ``Model`` whose fields are the ``config.model`` keys (defaults,
-types, allowed values and bounds: the schema ``errors.build`` checks; ``RENAMED``: old key -> new key;
-the words are defined in ``docs/vocabulary.md``); ``get_model`` builds it.
-Every model is called as ``model.apply(variables, inputs, train=bool, lengths=None | (B,) ints,
-rngs={'dropout': key})`` and returns logits ``(B, num_classes)``, or ``(B, T_out, num_classes)`` for
-sequence targets.
+Every model module defines a Flax ``Model`` whose fields are the ``config.model`` keys (defaults, types, allowed
+values and bounds: the schema ``errors.build`` checks; the words are defined in ``docs/vocabulary.md``), and
+``RENAMED``: old key -> new key (a config still using an old key stops with one line naming the new key);
+``get_model`` builds the model. Every model is called as
+``model.apply(variables, inputs, train=bool, lengths=None | (B,) ints, rngs={'dropout': key})`` and returns logits
+``(B, num_classes)``, or ``(B, T_out, num_classes)`` for sequence targets.
 
 Example::
 
@@ -28,8 +28,7 @@ import jax.numpy as jnp
 from highway_jax.errors import ConfigError, build, choice_error
 from highway_jax.models import grid, highway_cnn, highway_mlp, rnn_classifier, shared
 
-MODELS = {'highway_mlp': highway_mlp, 'highway_cnn': highway_cnn, 'rnn_classifier': rnn_classifier,
-          'grid_lstm': grid}
+MODELS = {'highway_mlp': highway_mlp, 'highway_cnn': highway_cnn, 'rnn_classifier': rnn_classifier, 'grid_lstm': grid}
 MODEL_NAMES = tuple(MODELS)
 
 

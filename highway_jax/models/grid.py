@@ -11,27 +11,24 @@ classifier, so a comparison changes only the core network::
     'lstm'   h = LSTM(x; lengths), L stacked layers          (B, T, F)   the stacked-LSTM baseline
     logits   = Dense(dropout(pool(h)))                       (B, num_classes) or (B, T_out, num_classes)
 
-Grid options (``highway_jax.grid_lstm``): ``features`` F, ``num_layers`` L (the grid layer's
-``depth``), ``tied`` (one set of block weights for every layer), ``non_lstm_dims`` (dimensions
-computing ``h' = α(V H + b)`` without memory, ``α = activation``), ``priority_dims``, ``output_form``
-and ``forget_bias_init``. Dimension numbers: '1d' 0 = depth; '2d' 0 = time, 1 = depth; '3d' 0 = rows,
-1 = columns, 2 = depth. A '1d' grid with ``non_lstm_dims=(0,)`` is a plain tanh network
-``h_l = tanh(V h_{l−1} + b)`` (tied or not): the plain baseline of the parity experiment. A field
-the core doesn't use (e.g. ``tied`` for ``'lstm'``) must stay at its default.
+Grid options (``highway_jax.grid_lstm``): ``features`` F, ``num_layers`` L (the grid layer's ``depth``), ``tied`` (one
+set of block weights for every layer), ``non_lstm_dims`` (dimensions computing ``h' = α(V H + b)`` without memory,
+``α = activation``), ``priority_dims``, ``output_form`` and ``forget_bias_init``. Dimension numbers: '1d' 0 = depth;
+'2d' 0 = time, 1 = depth; '3d' 0 = rows, 1 = columns, 2 = depth. A '1d' grid with ``non_lstm_dims=(0,)`` is a plain
+tanh network ``h_l = tanh(V h_{l−1} + b)`` (tied or not): the plain baseline of the parity experiment. A field the
+core doesn't use (e.g. ``tied`` for ``'lstm'``) must stay at its default.
 
 Inputs, per example: '1d' flattens anything. '2d' and 'lstm' read ``(T,)`` as ``(T, 1)``, ``(T, F)``
 as is, and an image ``(H, W, C)`` as ``H`` time steps of ``W·C`` values (row by row). '3d' takes
 ``(H, W)`` or ``(H, W, C)`` images cut into non-overlapping ``patch_size × patch_size`` patches,
 ``(H/p, W/p, p·p·C)`` (the grid then runs over patches, as in the paper's MNIST model).
 
-Pooling (``pooling``) for one label per example: '2d'/'lstm' ``'last'`` (the output at
-``t = length − 1``), ``'mean'`` or ``'max'`` (over the valid steps; ``models.shared``); '3d'
-``'last'`` (the bottom-right point, which has seen the whole image through the row and column
-memories), ``'mean'`` (over all points) or ``'flatten'`` (every point's vector, concatenated); '1d'
-``'last'`` (the top of the depth path). Sequence targets (``dataset.label_shape == (T_out,)``, the
-algorithmic tasks): '2d'/'lstm' only, no pooling, the outputs of the last ``T_out`` steps go through
-the classifier (the labels belong to the last ``T_out`` input positions). ``head_dropout_rate`` is
-the dropout before the classifier.
+Pooling (``pooling``) for one label per example: '2d'/'lstm' ``'last'`` (the output at ``t = length − 1``), ``'mean'``
+or ``'max'`` (over the valid steps; ``models.shared``); '3d' ``'last'`` (the bottom-right point, which has seen the
+whole image through the row and column memories), ``'mean'`` (over all points) or ``'flatten'`` (every point's vector,
+concatenated); '1d' ``'last'`` (the top of the depth path). Sequence targets (``dataset.label_shape == (T_out,)``, the
+algorithmic tasks): '2d'/'lstm' only, no pooling, the outputs of the last ``T_out`` steps go through the classifier
+(the labels belong to the last ``T_out`` input positions). ``head_dropout_rate`` is the dropout before the classifier.
 
 Parameters::
 
@@ -65,7 +62,6 @@ from highway_jax.errors import ConfigError, choice_error
 from highway_jax.gating import OUTPUT_FORMS
 from highway_jax.models import shared
 
-# Old config keys: a config that still uses one stops with a line naming the new key.
 RENAMED = {'kind': 'core', 'depth': 'num_layers', 'output_dropout_rate': 'head_dropout_rate'}
 DIM_NAMES = {'1d': ('depth',), '2d': ('time', 'depth'), '3d': ('rows', 'columns', 'depth')}
 POOLINGS = {'1d': ('last',), '2d': ('last', 'mean', 'max'), 'lstm': ('last', 'mean', 'max'),
@@ -77,8 +73,7 @@ UNUSED = {'1d': ('patch_size',), '2d': ('patch_size',), '3d': (),
 def image_patches(images: jax.Array, patch_size: int) -> jax.Array:
   """Non-overlapping ``p × p`` patches: ``(B, H, W, C)`` -> ``(B, H/p, W/p, p·p·C)``.
 
-  Patch (i, j) holds the pixels ``[i·p:(i+1)·p, j·p:(j+1)·p]`` in row-major order (row, then
-  column, then channel).
+  Patch (i, j) holds the pixels ``[i·p:(i+1)·p, j·p:(j+1)·p]`` in row-major order (row, then column, then channel).
   """
   batch, height, width, channels = images.shape
   p = patch_size
@@ -134,24 +129,21 @@ class Model(nn.Module):
                '3d': 'fixed-size images (H, W[, C]) with sides divisible by config.model.patch_size='
                      f'{p}, and one label per example'}.get(self.core, 'sequence inputs (T, ...)')
       raise ConfigError(
-          f'config.model.core={self.core!r} needs {needs}; got '
-          f'{"token ids" if self.vocab_size else "inputs"} of shape {shape}'
-          f'{"" if lengths is None else " with lengths"}'
+          f'config.model.core={self.core!r} needs {needs}; got {"token ids" if self.vocab_size else "inputs"} of '
+          f'shape {shape}{"" if lengths is None else " with lengths"}'
           f'{"" if self.output_length is None else f" and {self.output_length} labels each"}.')
 
   def _grid(self, cls: type) -> nn.Module:
     lstm_dims = tuple(d for d in range(len(DIM_NAMES[self.core])) if d not in self.non_lstm_dims)
     return cls(features=self.features, depth=self.num_layers, tied=self.tied, lstm_dims=lstm_dims,
                priority_dims=self.priority_dims, activation=shared.ACTIVATIONS[self.activation],
-               output_form=self.output_form, forget_bias_init=self.forget_bias_init,
-               dtype=self.dtype, name='grid')
+               output_form=self.output_form, forget_bias_init=self.forget_bias_init, dtype=self.dtype, name='grid')
 
   @nn.compact
   def __call__(self, inputs, *, train: bool, lengths=None):
     self._check(inputs, lengths)
     dtype = self.dtype or jnp.float32
-    x = (inputs.astype(dtype) if self.vocab_size is None
-         else jax.nn.one_hot(inputs, self.vocab_size, dtype=dtype))
+    x = inputs.astype(dtype) if self.vocab_size is None else jax.nn.one_hot(inputs, self.vocab_size, dtype=dtype)
     batch = x.shape[0]
     if self.core == '1d':
       pooled = self._grid(grid_lstm.GridLSTM1D)(x.reshape(batch, -1))
@@ -165,9 +157,8 @@ class Model(nn.Module):
       if self.core == '2d':
         h, _ = self._grid(grid_lstm.GridLSTM2D)(x, seq_lengths=lengths)
       else:
-        h, _ = recurrent.LSTM(features=self.features, num_layers=self.num_layers,
-                              forget_bias_init=self.forget_bias_init, dtype=self.dtype,
-                              name='rnn')(x, seq_lengths=lengths)
+        h, _ = recurrent.LSTM(features=self.features, num_layers=self.num_layers, dtype=self.dtype, name='rnn',
+                              forget_bias_init=self.forget_bias_init)(x, seq_lengths=lengths)
       pooled = (h[:, -self.output_length:] if self.output_length is not None
                 else shared.pool_over_time(h, lengths, self.pooling))
     pooled = nn.Dropout(self.head_dropout_rate)(pooled, deterministic=not train)

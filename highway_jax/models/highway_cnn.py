@@ -13,11 +13,10 @@ Stages of 3×3 conv layers (NHWC, 'SAME' padding) with 2×2 max pooling between 
 with ``head_dropout_rate`` the dropout before the head and ``layer_dropout_rate`` the dropout on every
 highway layer's H branch.
 
-The defaults are the authors' public Caffe recipe for CIFAR-10 (``configs/cifar_highway.py``: stages of
-32, 80, 128 filters with 4, 5, 5 highway layers, the 1×1 conv and global average pool; about 2.24M
-parameters, the paper's 19-layer "Highway B"). ``configs/mnist_highway.py`` is our reconstruction of
-the paper's 10-layer MNIST net (three stages of 3, 3, 2 highway layers, a dense head; 38.7K / 151.2K
-parameters at width 16 / 32, the paper's 39K / 151K).
+The defaults are the authors' public Caffe recipe for CIFAR-10 (``configs/cifar_highway.py``: stages of 32, 80, 128
+filters with 4, 5, 5 highway layers, the 1×1 conv and global average pool; about 2.24M parameters, the paper's
+19-layer "Highway B"). ``configs/mnist_highway.py`` is our reconstruction of the paper's 10-layer MNIST net (three
+stages of 3, 3, 2 highway layers, a dense head; 38.7K / 151.2K parameters at width 16 / 32, the paper's 39K / 151K).
 
 ``first_layer`` is the first layer of a stage whose width changes: ``'plain'`` (a plain conv, the
 recipe), ``'project'`` (the highway stack's 1×1 projection ``proj``), ``'none'`` (no width change
@@ -29,8 +28,7 @@ Parameters::
     stage_s/layers/{H,T}/kernel (L_s, 3, 3, c_s, c_s)   .../bias (L_s, c_s)      (see highway_jax.stack)
     head/kernel (1, 1, c_last, num_classes) or (flat, num_classes)   head/bias (num_classes,)
 
-``__call__(inputs (B, H, W, C) or (B, H, W), *, train, lengths=None, lesion=None) -> logits
-(B, num_classes)``.
+``__call__(inputs (B, H, W, C) or (B, H, W), *, train, lengths=None, lesion=None) -> logits (B, num_classes)``.
 
 Lesioning: ``lesion`` is None, a layer index or a bool mask of shape ``(num_lesion_layers,)`` over all
 highway layers of all stages in order (``sum(num_highway_layers)``: stage 0's layers first); each stage's
@@ -54,7 +52,6 @@ from highway_jax.errors import ConfigError
 from highway_jax.models.shared import ACTIVATIONS, Activation, Rate, Size
 from highway_jax.stack import HighwayStack, lesion_mask
 
-# Old config keys: a config that still uses one stops with a line naming the new key.
 RENAMED = {'dim_match': 'first_layer', 'dropout_rate': 'head_dropout_rate'}
 
 
@@ -87,9 +84,8 @@ class Model(nn.Module):
     del lengths  # fixed-size inputs
     stages = (self.features, self.num_highway_layers, self.pool_after)
     if len(set(map(len, stages))) != 1 or min(self.num_highway_layers, default=-1) < 0:
-      raise ConfigError(
-          'config.model.features, config.model.num_highway_layers (each >= 0) and '
-          f'config.model.pool_after need one entry per stage; got {", ".join(map(str, stages))}.')
+      raise ConfigError('config.model.features, config.model.num_highway_layers (each >= 0) and config.model.'
+                        f'pool_after need one entry per stage; got {", ".join(map(str, stages))}.')
     mask = lesion_mask(lesion, self.num_lesion_layers)
     first = 0  # index of the current stage's first layer in the model-wide mask
     act = ACTIVATIONS[self.activation]
@@ -98,24 +94,20 @@ class Model(nn.Module):
       x = x[..., None]
     pools = sum(self.pool_after)
     if x.ndim != 4 or min(x.shape[1:3]) < 2 ** pools:
-      raise ConfigError(
-          f"config.model.name='highway_cnn' needs images (H, W[, C]) of at least 2^{pools} pixels a "
-          f'side (config.model.pool_after halves them {pools} times); got inputs {inputs.shape[1:]}.')
+      raise ConfigError(f"config.model.name='highway_cnn' needs images (H, W[, C]) of at least 2^{pools} pixels a side "
+                        f'(config.model.pool_after halves them {pools} times); got inputs {inputs.shape[1:]}.')
     kernel = (self.kernel_size, self.kernel_size)
     for s, (width, layers, pool) in enumerate(zip(*stages)):
       if x.shape[-1] != width and self.first_layer == 'none':
-        raise ConfigError(
-            f"config.model.first_layer='none' but stage {s} changes the width from {x.shape[-1]} "
-            f"to {width}; use first_layer 'plain' or 'project'.")
+        raise ConfigError(f"config.model.first_layer='none' but stage {s} changes the width from {x.shape[-1]} "
+                          f"to {width}; use first_layer 'plain' or 'project'.")
       if x.shape[-1] != width and self.first_layer == 'plain':
         x = act(nn.Conv(width, kernel, padding='SAME', dtype=self.dtype, name=f'transition_{s}')(x))
       if layers > 0:
-        x = HighwayStack(
-            num_layers=layers, features=width, block=self.block, kind='conv',
-            activation=act, transform_bias_init=self.transform_bias_init, carry=self.carry,
-            kernel_size=kernel, dropout_rate=self.layer_dropout_rate, remat=self.remat,
-            dtype=self.dtype, name=f'stage_{s}',
-        )(x, lesion=mask[first:first + layers], deterministic=not train)
+        x = HighwayStack(num_layers=layers, features=width, block=self.block, kind='conv', activation=act,
+                         transform_bias_init=self.transform_bias_init, carry=self.carry, kernel_size=kernel,
+                         dropout_rate=self.layer_dropout_rate, remat=self.remat, dtype=self.dtype,
+                         name=f'stage_{s}')(x, lesion=mask[first:first + layers], deterministic=not train)
         first += layers
       if pool:
         x = nn.max_pool(x, (2, 2), strides=(2, 2))

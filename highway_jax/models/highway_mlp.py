@@ -8,13 +8,12 @@ plain layer, then ``num_layers − 1`` layers of one block type, then a softmax 
     x_l = block(x_{l−1}),  l = 2 … L                        (B, features)   'stack' (HighwayStack)
     logits = W_out x_L + b_out                              (B, num_classes) 'classifier'
 
-with L = ``num_layers`` and ``block`` the highway layer y = H(x)·T(x) + x·(1 − T(x)) (``'highway'``),
-y = H(x) (``'plain'``) or y = H(x) + x (``'residual'``); the paper compares highway nets of 50 units with
-plain nets of 71 units, about 5,000 parameters per layer either way. ``first_layer`` says how the input
-width becomes ``features``: ``'plain'`` (the paper's plain first layer, counted in ``num_layers``),
-``'project'`` (no plain layer: the stack's linear projection ``proj``, then ``num_layers`` stacked
-layers) or ``'none'`` (the input must already have ``features`` values). ``layer_dropout_rate`` is
-dropout on every stacked layer's H branch.
+with L = ``num_layers`` and ``block`` the highway layer y = H(x)·T(x) + x·(1 − T(x)) (``'highway'``), y = H(x)
+(``'plain'``) or y = H(x) + x (``'residual'``); the paper compares highway nets of 50 units with plain nets of 71
+units, about 5,000 parameters per layer either way. ``first_layer`` says how the input width becomes ``features``:
+``'plain'`` (the paper's plain first layer, counted in ``num_layers``), ``'project'`` (no plain layer: the stack's
+linear projection ``proj``, then ``num_layers`` stacked layers) or ``'none'`` (the input must already have
+``features`` values). ``layer_dropout_rate`` is dropout on every stacked layer's H branch.
 
 Parameters::
 
@@ -46,7 +45,6 @@ from highway_jax.errors import ConfigError
 from highway_jax.models.shared import ACTIVATIONS, Activation, Rate, Size
 from highway_jax.stack import HighwayStack, lesion_mask
 
-# Old config keys: a config that still uses one stops with a line naming the new key.
 RENAMED = {'depth': 'num_layers', 'dim_match': 'first_layer', 'dropout_rate': 'layer_dropout_rate'}
 
 
@@ -78,16 +76,13 @@ class Model(nn.Module):
     if self.first_layer == 'plain':
       x = act(nn.Dense(self.features, dtype=self.dtype, name='input_layer')(x))
     elif self.first_layer == 'none' and x.shape[-1] != self.features:
-      raise ConfigError(
-          f"config.model.first_layer='none' needs inputs of config.model.features={self.features} "
-          f"values, but the inputs flatten to {x.shape[-1]}; use 'plain' or 'project'.")
+      raise ConfigError(f"config.model.first_layer='none' needs inputs of config.model.features={self.features} "
+                        f"values, but the inputs flatten to {x.shape[-1]}; use 'plain' or 'project'.")
     if self.num_lesion_layers == 0:
       lesion_mask(lesion, 0)  # only None (or an empty mask): there is no stacked layer to lesion
     else:
-      x = HighwayStack(
-          num_layers=self.num_lesion_layers, features=self.features, block=self.block,
-          kind='dense', activation=act, transform_bias_init=self.transform_bias_init,
-          carry=self.carry, dropout_rate=self.layer_dropout_rate, remat=self.remat,
-          dtype=self.dtype, name='stack',
-      )(x, lesion=lesion, deterministic=not train)
+      x = HighwayStack(num_layers=self.num_lesion_layers, features=self.features, block=self.block, kind='dense',
+                       activation=act, transform_bias_init=self.transform_bias_init, carry=self.carry,
+                       dropout_rate=self.layer_dropout_rate, remat=self.remat, dtype=self.dtype,
+                       name='stack')(x, lesion=lesion, deterministic=not train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name='classifier')(x)

@@ -10,9 +10,8 @@
               bidirectional, the backward output at t = 0); 'mean' / 'max' over the valid steps
     logits  = Dense(dropout(p))           (B, num_classes), dropout rate ``head_dropout_rate``
 
-For sequence targets (``dataset.label_shape == (T_out,)``) there is no pooling: the outputs of the last
-T_out steps go through the classifier, logits (B, T_out, num_classes); the inputs must then be of fixed
-length (no ``lengths``).
+For sequence targets (``dataset.label_shape == (T_out,)``) there is no pooling: the outputs of the last T_out steps go
+through the classifier, logits (B, T_out, num_classes); the inputs must then be of fixed length (no ``lengths``).
 
 Masking follows right padding with ``lengths`` (B,): outputs at padded steps are zero (the recurrent
 layers guarantee it), so they never reach the pooled vector.
@@ -42,7 +41,6 @@ from flax import linen as nn
 from highway_jax import recurrent
 from highway_jax.models.shared import Rate, Size, as_sequence, pool_over_time
 
-# Old config keys: a config that still uses one stops with a line naming the new key.
 RENAMED = {'rhn_depth': 'recurrence_depth', 'dropout_rate': 'layer_dropout_rate',
            'output_dropout_rate': 'head_dropout_rate'}
 
@@ -69,10 +67,9 @@ class Model(nn.Module):
   dtype: Any = None
 
   def _rnn(self) -> nn.Module:
-    common = dict(features=self.features, num_layers=self.num_layers,
-                  bidirectional=self.bidirectional, dropout_rate=self.layer_dropout_rate,
-                  highway=self.highway, transform_bias_init=self.transform_bias_init,
-                  dtype=self.dtype, name='rnn')
+    common = dict(features=self.features, num_layers=self.num_layers, bidirectional=self.bidirectional,
+                  dropout_rate=self.layer_dropout_rate, highway=self.highway,
+                  transform_bias_init=self.transform_bias_init, dtype=self.dtype, name='rnn')
     if self.cell == 'lstm':
       return recurrent.LSTM(peepholes=self.peepholes, forget_bias_init=self.forget_bias_init, **common)
     if self.cell == 'gru':
@@ -91,7 +88,6 @@ class Model(nn.Module):
     if self.output_length is not None:
       pooled = outputs[:, -self.output_length:]
     else:
-      pooled = pool_over_time(outputs, lengths, self.pooling,
-                              backward=self.features if self.bidirectional else 0)
+      pooled = pool_over_time(outputs, lengths, self.pooling, backward=self.features if self.bidirectional else 0)
     pooled = nn.Dropout(self.head_dropout_rate)(pooled, deterministic=not train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name='classifier')(pooled)

@@ -1,11 +1,9 @@
 """What the task models share: activations by name, sequence inputs, pooling over time, sequence targets.
 
-Field types that ``errors.build`` checks: ``Activation`` (the ``Literal`` of activation names;
-``ACTIVATIONS`` maps each to its ``flax.linen`` function), ``Size`` (an int >= 1) and ``Rate`` (a
-dropout rate in [0, 1)).
+Field types that ``errors.build`` checks: ``Activation`` (the ``Literal`` of activation names; ``ACTIVATIONS`` maps
+each to its ``flax.linen`` function), ``Size`` (an int >= 1) and ``Rate`` (a dropout rate in [0, 1)).
 
-Pooling ``h`` of shape (B, T, F), right-padded to ``lengths`` (B,) (padded outputs are zero), into
-(B, F)::
+Pooling ``h`` of shape (B, T, F), right-padded to ``lengths`` (B,) (padded outputs are zero), into (B, F)::
 
     'last'   h[b, length_b − 1]; with ``backward = F_b > 0`` the last F_b features (a backward
              direction, which has read the whole sequence at t = 0) are taken at t = 0 instead
@@ -38,8 +36,7 @@ def as_sequence(x: jax.Array) -> jax.Array:
   return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-def pool_over_time(h: jax.Array, lengths: jax.Array | None, pooling: str,
-                   backward: int = 0) -> jax.Array:
+def pool_over_time(h: jax.Array, lengths: jax.Array | None, pooling: str, backward: int = 0) -> jax.Array:
   """(B, T, F) -> (B, F) by ``pooling`` over the valid steps (module docstring)."""
   batch, time = h.shape[:2]
   if lengths is None:
@@ -62,7 +59,7 @@ def output_length(dataset) -> int | None:
   shape = tuple(dataset.input_shape)
   if len(dataset.label_shape) != 1 or dataset.has_lengths or not shape or shape[0] < dataset.label_shape[0]:
     raise ConfigError(
-        f'dataset {dataset.name!r} has labels of shape {dataset.label_shape} for inputs of shape '
-        f'{shape}{" of variable length" if dataset.has_lengths else ""}; sequence targets (T_out,) '
-        'label the last T_out steps of fixed-length inputs (T, ...) with T >= T_out.')
+        f'dataset {dataset.name!r} has labels of shape {dataset.label_shape} for inputs of shape {shape}'
+        f'{" of variable length" if dataset.has_lengths else ""}; sequence targets (T_out,) label the last T_out '
+        'steps of fixed-length inputs (T, ...) with T >= T_out.')
   return dataset.label_shape[0]

@@ -31,9 +31,8 @@ Array = jax.Array
 
 def _check_shapes(logits: Array, labels: Array) -> None:
   if logits.shape[:-1] != labels.shape:
-    raise ValueError(
-        f'logits must have shape labels.shape + (num_classes,); got logits {logits.shape} and '
-        f'labels {labels.shape}.')
+    raise ValueError(f'logits must have shape labels.shape + (num_classes,); got logits {logits.shape} and labels '
+                     f'{labels.shape}.')
 
 
 def mean_cross_entropy(logits: Array, labels: Array) -> Array:
@@ -48,8 +47,7 @@ def metric_sums(logits: Array, labels: Array, mask: Array | None = None) -> dict
   mask = jnp.ones(labels.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
   weight = jnp.broadcast_to(mask.reshape(mask.shape + (1,) * (labels.ndim - 1)), labels.shape)
   real = weight > 0
-  losses = optax.softmax_cross_entropy_with_integer_labels(
-      logits.astype(jnp.float32), jnp.where(real, labels, 0))
+  losses = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), jnp.where(real, labels, 0))
   correct = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
   sums = {'loss': jnp.sum(jnp.where(real, weight * losses, 0.0)),
           'correct': jnp.sum(jnp.where(real, weight * correct, 0.0)), 'count': jnp.sum(mask)}

@@ -22,8 +22,7 @@ The update chain is: clip the gradient's global norm to ``grad_clip_norm`` (if >
     'adamw'     Adam with decoupled weight decay wd · lr · w
 
 Weight decay applies only to parameters named ``kernel`` or ``embedding``. Biases stay undecayed,
-which matters for highway gates: decaying the transform bias b_T would pull it away from its negative
-initialisation.
+which matters for highway gates: decaying the transform bias b_T would pull it away from its negative initialisation.
 
 Example::
 
@@ -52,8 +51,7 @@ def create_learning_rate_schedule(config: ml_collections.ConfigDict, total_steps
   base = float(config.optimizer.learning_rate)
   warmup_steps = int(sched.warmup_steps)
   if not 0 <= warmup_steps < total_steps:
-    raise ConfigError(
-        f'config.schedule.warmup_steps={warmup_steps} must be in [0, total steps={total_steps}).')
+    raise ConfigError(f'config.schedule.warmup_steps={warmup_steps} must be in [0, total steps={total_steps}).')
   decay_steps = total_steps - warmup_steps
   if sched.name == 'constant':
     decayed = optax.constant_schedule(base)
@@ -61,17 +59,15 @@ def create_learning_rate_schedule(config: ml_collections.ConfigDict, total_steps
     decayed = optax.cosine_decay_schedule(base, decay_steps, alpha=float(sched.alpha))
   elif sched.name == 'exponential':
     if sched.transition_steps <= 0 or not 0.0 < sched.decay_rate <= 1.0:
-      raise ConfigError(
-          'config.schedule.name=\'exponential\' needs config.schedule.transition_steps > 0 and '
-          f'config.schedule.decay_rate in (0, 1]; got {sched.transition_steps} and {sched.decay_rate}.')
+      raise ConfigError('config.schedule.name=\'exponential\' needs config.schedule.transition_steps > 0 and config.'
+                        f'schedule.decay_rate in (0, 1]; got {sched.transition_steps} and {sched.decay_rate}.')
     decayed = optax.exponential_decay(base, transition_steps=int(sched.transition_steps),
                                       decay_rate=float(sched.decay_rate), staircase=bool(sched.staircase))
   elif sched.name == 'step':
     boundaries = tuple(float(b) for b in sched.boundaries)
     if any(not 0.0 < b < 1.0 for b in boundaries) or list(boundaries) != sorted(set(boundaries)):
-      raise ConfigError(
-          'config.schedule.boundaries must be increasing fractions of the decay steps in (0, 1), '
-          f'got {boundaries}.')
+      raise ConfigError('config.schedule.boundaries must be increasing fractions of the decay steps in (0, 1), '
+                        f'got {boundaries}.')
     scales = {}
     for b in boundaries:
       step = max(1, round(b * decay_steps))
@@ -106,7 +102,7 @@ def create_optimizer(config: ml_collections.ConfigDict,
       'momentum': lambda: optax.sgd(schedule, momentum=float(opt.momentum)),
       'nesterov': lambda: optax.sgd(schedule, momentum=float(opt.momentum), nesterov=True),
       'adam': lambda: optax.adam(schedule, b1=opt.b1, b2=opt.b2, eps=opt.eps),
-      'adamw': lambda: optax.adamw(schedule, b1=opt.b1, b2=opt.b2, eps=opt.eps,
-                                   weight_decay=float(opt.weight_decay), mask=decay_mask),
+      'adamw': lambda: optax.adamw(schedule, b1=opt.b1, b2=opt.b2, eps=opt.eps, weight_decay=float(opt.weight_decay),
+                                   mask=decay_mask),
   }[opt.name]())
   return optax.chain(*chain), schedule

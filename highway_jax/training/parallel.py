@@ -48,6 +48,5 @@ def check_batch_size(name: str, batch_size: int) -> None:
   """Raises ConfigError unless ``batch_size`` splits evenly over devices and processes."""
   devices, processes = jax.device_count(), jax.process_count()
   if batch_size < 1 or batch_size % devices or batch_size % processes:
-    raise ConfigError(
-        f'{name}={batch_size} must be a positive multiple of the number of devices ({devices}) '
-        f'and of processes ({processes}).')
+    raise ConfigError(f'{name}={batch_size} must be a positive multiple of the number of devices ({devices}) and of '
+                      f'processes ({processes}).')

@@ -1,14 +1,12 @@
 """PNG figures: the one DPI setting, the figure writer, the axes style, and the training-curve plot.
 
-Figures are ``matplotlib.figure.Figure`` objects drawn on the Agg canvas without pyplot, so they work
-without a display and touch no global backend state. Every figure of the package (training curves
-here, the experiments' figures in ``highway_jax.analysis``) is written by :func:`save_figure` at
-:data:`DPI`, its axes styled by :func:`style_axes`.
+Figures are ``matplotlib.figure.Figure`` objects drawn on the Agg canvas without pyplot, so they work without a
+display and touch no global backend state. Every figure of the package (training curves here, the experiments' figures
+in ``highway_jax.analysis``) is written by :func:`save_figure` at :data:`DPI`, its axes styled by :func:`style_axes`.
 
-``plot_curves({label: (steps, values)}, path, ylabel=...)`` draws one line per label against the step
-(a single point as a marker). A training run calls :func:`plot_run`, which writes
-``workdir/loss.png`` (the loss of every split, log scale) and ``workdir/accuracy.png`` (every metric
-whose name contains 'accuracy', per split) from ``metrics.jsonl``.
+``plot_curves({label: (steps, values)}, path, ylabel=...)`` draws one line per label against the step (a single point
+as a marker). A training run calls :func:`plot_run`, which writes ``workdir/loss.png`` (the loss of every split, log
+scale) and ``workdir/accuracy.png`` (every metric whose name contains 'accuracy', per split) from ``metrics.jsonl``.
 
 Example::
 
@@ -51,16 +49,14 @@ def style_axes(ax, *, legend: str | None = 'medium', integer_x: bool = True, log
   ax.grid(True, which=grid, alpha=0.3)
 
 
-def metric_curve(records: Sequence[Mapping[str, Any]], split: str,
-                 metric: str) -> tuple[list[int], list[float]]:
+def metric_curve(records: Sequence[Mapping[str, Any]], split: str, metric: str) -> tuple[list[int], list[float]]:
   """``(steps, values)`` of ``metric`` in the ``split`` records of a metrics.jsonl, by step."""
   points = sorted((r['step'], r[metric]) for r in records if r.get('split') == split and metric in r)
   return [p[0] for p in points], [p[1] for p in points]
 
 
-def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
-                path: str | os.PathLike, *, ylabel: str, log_scale: bool = True,
-                title: str | None = None) -> str:
+def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | os.PathLike, *,
+                ylabel: str, log_scale: bool = True, title: str | None = None) -> str:
   """One line per ``{label: (steps, values)}`` against the step; log y if all values are > 0."""
   fig = Figure(figsize=(7, 4.2), layout='constrained')
   ax = fig.add_subplot()
@@ -82,6 +78,5 @@ def plot_run(workdir: str) -> list[str]:
               for name in sorted({k for r in records if r['split'] == split for k in r
                                   if (k == 'loss' if kind == 'loss' else 'accuracy' in k)})}
     if curves:
-      paths.append(plot_curves(curves, os.path.join(workdir, f'{kind}.png'), ylabel=kind,
-                               log_scale=kind == 'loss'))
+      paths.append(plot_curves(curves, os.path.join(workdir, f'{kind}.png'), ylabel=kind, log_scale=kind == 'loss'))
   return paths

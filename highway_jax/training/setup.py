@@ -42,8 +42,7 @@ from highway_jax.training.defaults import validate_config
 from highway_jax.training.optimizers import create_optimizer
 
 
-def init_state(model: nn.Module, tx: optax.GradientTransformation, dataset: data.Dataset,
-               key: jax.Array) -> TrainState:
+def init_state(model: nn.Module, tx: optax.GradientTransformation, dataset: data.Dataset, key: jax.Array) -> TrainState:
   """A fresh train state at step 0, initialised on two zero examples shaped like ``dataset``'s."""
   inputs = jnp.zeros((2, *dataset.input_shape), dtype=np.dtype(dataset.input_dtype))
   lengths = jnp.full((2,), dataset.input_shape[0], jnp.int32) if dataset.has_lengths else None
@@ -111,9 +110,8 @@ def setup(config: ml_collections.ConfigDict, workdir: str | None) -> Setup:
   tx, schedule = create_optimizer(config, total_steps)
   init_key, dropout_root = jax.random.split(jax.random.key(config.seed))
   return Setup(config=config, mesh=parallel.create_mesh(), dataset=dataset,
-               model=models.get_model(config.model, dataset, dtype=config.dtype), tx=tx,
-               schedule=schedule, total_steps=total_steps, steps_per_epoch=steps_per_epoch,
-               init_key=init_key, dropout_root=dropout_root)
+               model=models.get_model(config.model, dataset, dtype=config.dtype), tx=tx, schedule=schedule,
+               total_steps=total_steps, steps_per_epoch=steps_per_epoch, init_key=init_key, dropout_root=dropout_root)
 
 
 @jax.jit
@@ -126,8 +124,7 @@ def eval_step(state: TrainState, batch: dict[str, jax.Array]) -> dict[str, jax.A
 def evaluate(s: Setup, state: TrainState, split: str) -> dict[str, float]:
   """Loss and accuracy of ``state`` over every example of ``split``; each process its shard."""
   check_split(s.dataset, split)
-  batches = data.eval_batches(
-      s.dataset, split, batch_size=s.config.eval_batch_size // jax.process_count(),
-      shard_index=jax.process_index(), shard_count=jax.process_count())
+  batches = data.eval_batches(s.dataset, split, batch_size=s.config.eval_batch_size // jax.process_count(),
+                              shard_index=jax.process_index(), shard_count=jax.process_count())
   sums = jax.device_get([eval_step(state, parallel.shard_batch(b, s.mesh)) for b in batches])
   return losses.normalize(sums)
