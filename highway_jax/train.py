@@ -25,8 +25,7 @@ from highway_jax.errors import ConfigError
 from highway_jax.training import format_metrics, train_and_evaluate
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', None, 'Experiment config file (configs/*.py[:args]).',
-                                lock_config=True)
+config_flags.DEFINE_config_file('config', None, 'Experiment config file (configs/*.py[:args]).', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Work directory (default: runs/<config name>).')
 flags.mark_flags_as_required(['config'])
 

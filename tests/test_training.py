@@ -261,8 +261,7 @@ def test_selection_on_test_or_a_missing_validation_split_is_one_line(tmp_path):
     train_and_evaluate(tiny_config(eval_split='test'), str(tmp_path / 'run'))
   assert not os.path.exists(tmp_path / 'run')
   with pytest.raises(ConfigError, match=r"split 'validation' is not in dataset 'digits'; it has test, "
-                     r'train\. Hold one out of the training split with config\.data\.'
-                     r'validation_fraction \(e\.g\. 0\.1\)\.'):
+                     r'train\. Set config\.data\.validation_fraction=0\.1 to hold one out of train\.'):
     setup(tiny_config(**{'data.validation_fraction': 0.0}), workdir=None)
 
 

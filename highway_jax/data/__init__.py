@@ -1,7 +1,7 @@
 """Input pipelines: TFDS image/text sets, offline digits/MNIST-1D, algorithmic tasks, via grain.
 
-Every example is a dict of NumPy arrays: ``'inputs'`` and ``'label'`` (int32), plus ``'length'``
-(int32) for variable-length text. ``load`` returns a ``Dataset`` (metadata plus random-access
+Every example is a dict of NumPy arrays: ``'inputs'`` and ``'label'`` (int32), plus ``'length'`` (int32) for
+variable-length text. ``load`` returns a ``Dataset`` (metadata plus random-access
 splits); ``train_loader`` and ``eval_batches`` turn it into batches::
 
     from highway_jax import data
@@ -27,15 +27,15 @@ Datasets (``DATASET_NAMES``; details in ``tfds_sources`` and ``offline``):
   ``'validation'`` split from the test distribution (``num_validation``, default the test size);
   digits and TFDS carve one off the end of train with ``validation_fraction``.
 
-Config keys (``config.data``): the fields of ``DataConfig``, commented with their meaning; their
-annotations hold the types, allowed values and bounds. ``default_config()`` has every key; ``load``
-rejects unknown, renamed or mistyped keys and fills missing ones from the defaults (``errors.build``).
+Config keys (``config.data``): the fields of ``DataConfig``, commented with their meaning; their annotations hold
+the types, allowed values and bounds. ``default_config()`` has every key; ``load`` rejects unknown, renamed or
+mistyped keys and fills missing ones from the defaults (``errors.build``).
 
-Resuming the training iterator: ``train_loader`` returns a grain ``DatasetIterator`` whose state is
-a small JSON dict (``get_state()`` / ``set_state(state)``). With Orbax, save it as one more item
-(grain's handler writes ``data/process_<i>-of-<n>.json`` per process when ``save`` is called, so a
-restore needs the same process count) and restore into a *freshly built* iterator with the same
-dataset config, ``batch_size``, ``seed``, ``num_epochs`` and sharding; it continues with exactly
+Resuming the training iterator: ``train_loader`` returns a grain ``DatasetIterator`` whose state is a small JSON
+dict (``get_state()`` / ``set_state(state)``). With Orbax, save it as one more item (grain's handler writes
+``data/process_<i>-of-<n>.json`` per process when ``save`` is called, so a restore needs the same process count) and
+restore into a *freshly built* iterator with the same dataset config, ``batch_size``, ``seed``, ``num_epochs`` and
+sharding; it continues with exactly
 the batches the saved run would have seen::
 
     manager = ocp.CheckpointManager(workdir / 'checkpoints', item_names=('state', 'data'))
@@ -127,8 +127,7 @@ def default_config() -> ml_collections.ConfigDict:
   return config
 
 
-def load(data_config: Mapping[str, Any] | ml_collections.ConfigDict,
-         workdir: str | None = None) -> Dataset:
+def load(data_config: Mapping[str, Any] | ml_collections.ConfigDict, workdir: str | None = None) -> Dataset:
   """Loads the dataset named by ``data_config.name`` (``config.data``; missing keys take defaults).
 
   ``workdir`` caches text vocabularies (None: built in memory every time). Raises ``ConfigError``

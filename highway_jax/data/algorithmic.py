@@ -1,8 +1,8 @@
 """Algorithmic tasks of the Grid LSTM paper (Kalchbrenner et al. 2015), generated offline.
 
-Every generator is deterministic by ``seed`` (NumPy ``default_rng``) and returns a dict of NumPy
-arrays ``{'inputs': ..., 'label': ...}`` with ``num_examples`` rows. Arguments are checked by the
-config schema (``data.DataConfig``), not here.
+Every generator is deterministic by ``seed`` (NumPy ``default_rng``) and returns a dict of NumPy arrays ``{'inputs':
+..., 'label': ...}`` with ``num_examples`` rows. Arguments are checked by the config schema (``data.DataConfig``),
+not here.
 
 k-bit parity (``make_parity``)
     ``inputs`` float32 ``(n, bits)`` of 0/1, the whole string fed at once (the paper's 1-LSTM reads
@@ -60,8 +60,7 @@ def memorization_vocab(num_symbols: int = MEMORIZATION_SYMBOLS) -> int:
 MEMORIZATION_VOCAB = memorization_vocab()
 
 
-def make_parity(num_examples: int, bits: int, seed: int, *,
-                density: str = 'half') -> dict[str, np.ndarray]:
+def make_parity(num_examples: int, bits: int, seed: int, *, density: str = 'half') -> dict[str, np.ndarray]:
   """k-bit parity: inputs (n, bits) float32 0/1, label (n,) int32 = sum of bits mod 2.
 
   ``density='half'``: every bit is 1 with probability 1/2 (uniform strings). ``density='random'``:
@@ -77,12 +76,10 @@ def make_parity(num_examples: int, bits: int, seed: int, *,
   else:
     q = rng.uniform(size=(num_examples, 1))
     bit_strings = (rng.uniform(size=(num_examples, bits)) < q).astype(np.int32)
-  return {'inputs': bit_strings.astype(np.float32),
-          'label': (bit_strings.sum(axis=1) % 2).astype(np.int32)}
+  return {'inputs': bit_strings.astype(np.float32), 'label': (bit_strings.sum(axis=1) % 2).astype(np.int32)}
 
 
-def make_addition(num_examples: int, digits: int, seed: int, *,
-                  reverse: bool = False) -> dict[str, np.ndarray]:
+def make_addition(num_examples: int, digits: int, seed: int, *, reverse: bool = False) -> dict[str, np.ndarray]:
   """Addition of two ``digits``-digit numbers as a sequence task (layout in the module docstring).
 
   Returns ``inputs`` int32 ``(n, 3·digits + 3)`` and ``label`` int32 ``(n, digits + 1)``.
@@ -99,8 +96,7 @@ def make_addition(num_examples: int, digits: int, seed: int, *,
     a, b, total = a[:, ::-1], b[:, ::-1], total[:, ::-1]
   column = lambda token, width=1: np.full((num_examples, width), token, np.int32)
   inputs = np.concatenate(
-      [a, column(ADDITION_PLUS), b, column(ADDITION_EQUALS), column(ADDITION_BLANK, digits + 1)],
-      axis=1)
+      [a, column(ADDITION_PLUS), b, column(ADDITION_EQUALS), column(ADDITION_BLANK, digits + 1)], axis=1)
   return {'inputs': inputs.astype(np.int32), 'label': np.ascontiguousarray(total, np.int32)}
 
 
@@ -110,8 +106,7 @@ def make_memorization(num_examples: int, length: int, seed: int, *,
 
   Returns ``inputs`` int32 ``(n, 2·length + 1)`` and ``label`` int32 ``(n, length)``.
   """
-  symbols = np.random.default_rng(seed).integers(0, num_symbols, size=(num_examples, length),
-                                                 dtype=np.int32)
+  symbols = np.random.default_rng(seed).integers(0, num_symbols, size=(num_examples, length), dtype=np.int32)
   go = np.full((num_examples, 1), num_symbols, np.int32)
   blank = np.full((num_examples, length), num_symbols + 1, np.int32)
   return {'inputs': np.concatenate([symbols, go, blank], axis=1), 'label': symbols.copy()}

@@ -1,7 +1,7 @@
 """The ``Dataset`` description that every input pipeline returns, and its error type.
 
-A dataset is a set of named splits. Each split is a ``grain.MapDataset`` with random access
-(``len(split)``, ``split[i]``) whose examples are dicts of NumPy arrays, already decoded and
+A dataset is a set of named splits. Each split is a ``grain.MapDataset`` with random access (``len(split)``,
+``split[i]``) whose examples are dicts of NumPy arrays, already decoded and
 normalised (training-time augmentation is applied later, by ``train_loader``)::
 
     {'inputs': input_dtype input_shape,      # e.g. float32 (32, 32, 3) or int32 (max_length,)
@@ -91,5 +91,4 @@ def from_splits(cfg, splits: Mapping[str, grain.MapDataset], *, num_classes: int
       augment=(make_crop_flip(cfg.augment_padding, cfg.augment_flip)
                if image and cfg.augment else None),
       read_options=grain.ReadOptions(num_threads=cfg.num_threads,
-                                     prefetch_buffer_size=cfg.prefetch_buffer_size),
-      metadata=dict(metadata or {}))
+                                     prefetch_buffer_size=cfg.prefetch_buffer_size), metadata=dict(metadata or {}))

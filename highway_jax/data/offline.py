@@ -60,8 +60,7 @@ def from_arrays(cfg, *, train: dict[str, np.ndarray], test: dict[str, np.ndarray
                        'generates its own validation split: set config.data.num_validation instead.')
     splits['validation'] = validation
   elif cfg.validation_fraction:
-    keep = len(train['label']) - holdout_count(len(train['label']), cfg.validation_fraction,
-                                               'validation_fraction')
+    keep = len(train['label']) - holdout_count(len(train['label']), cfg.validation_fraction, 'validation_fraction')
     splits['train'] = {k: v[:keep] for k, v in train.items()}
     splits['validation'] = {k: v[keep:] for k, v in train.items()}
   if normalize:
@@ -135,13 +134,11 @@ def load_algorithmic(cfg) -> Dataset:
   seed = 0 if cfg.data_seed is None else cfg.data_seed
   make_test = None
   if cfg.name == 'parity':
-    make = functools.partial(algorithmic.make_parity, bits=cfg.parity_bits,
-                             density=cfg.parity_train_density)
+    make = functools.partial(algorithmic.make_parity, bits=cfg.parity_bits, density=cfg.parity_train_density)
     make_test = functools.partial(algorithmic.make_parity, bits=cfg.parity_bits)  # always uniform
     num_classes, vocab_size = algorithmic.PARITY_NUM_CLASSES, None
   elif cfg.name == 'addition':
-    make = functools.partial(algorithmic.make_addition, digits=cfg.addition_digits,
-                             reverse=cfg.addition_reverse)
+    make = functools.partial(algorithmic.make_addition, digits=cfg.addition_digits, reverse=cfg.addition_reverse)
     num_classes, vocab_size = algorithmic.ADDITION_NUM_CLASSES, algorithmic.ADDITION_VOCAB
   else:
     make = functools.partial(algorithmic.make_memorization, length=cfg.memorization_length,

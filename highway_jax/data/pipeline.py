@@ -1,7 +1,7 @@
 """grain input pipelines over a ``Dataset``: shuffled training batches and padded eval batches.
 
-Training (``train_loader``): every index transformation happens on the random-access
-``grain.MapDataset``, so the iterator's whole state is one integer (``{'next_index': k}``) and a
+Training (``train_loader``): every index transformation happens on the random-access ``grain.MapDataset``, so the
+iterator's whole state is one integer (``{'next_index': k}``) and a
 restored iterator continues with exactly the batches the original would have produced::
 
     train split ─ seed(seed) ─ shuffle ─ repeat(num_epochs) ─ random_map(augment)
@@ -15,10 +15,10 @@ restored iterator continues with exactly the batches the original would have pro
   every epoch. ``batch_size`` is the per-shard (per-process) batch size. With a finite
   ``num_epochs`` every shard gets the same number of batches.
 
-Evaluation (``eval_batches``): the split in order, shard ``k`` taking examples ``k, k + S, ...``.
-Every shard yields the same number of batches (``ceil(ceil(N / S) / batch_size)``); the last ones
-are filled with copies of the shard's first example, and ``'mask'`` (float32, 1 real / 0 padding)
-tells them apart, so every example is counted exactly once. Copies rather than zeros keep padded
+Evaluation (``eval_batches``): the split in order, shard ``k`` taking examples ``k, k + S, ...``. Every shard yields
+the same number of batches (``ceil(ceil(N / S) / batch_size)``); the last ones are filled with copies of the shard's
+first example, and ``'mask'`` (float32, 1 real / 0 padding) tells them apart, so every example is counted exactly
+once. Copies rather than zeros keep padded
 rows numerically harmless (e.g. no zero-length sequences)::
 
     it = train_loader(ds, batch_size=128, seed=0)

@@ -1,7 +1,7 @@
 """Input normalisation and training-time image augmentation.
 
-Normalisation (``config.data.normalize``), for real-valued inputs x with channels last, after
-scaling images to [0, 1]:
+Normalisation (``config.data.normalize``), for real-valued inputs x with channels last, after scaling images to [0,
+1]:
 
 - ``'per_channel'``: x' = (x − μ_c) / σ_c with the training split's per-channel mean μ_c and
   standard deviation σ_c (published constants for the TFDS image sets, computed for the offline
@@ -11,9 +11,9 @@ scaling images to [0, 1]:
   with scale 1 and λ = 0; ε = 1e-8 guards constant images).
 - ``'none'``: x unchanged ([0, 1] for images).
 
-Augmentation (``config.data.augment``), the authors' CIFAR recipe (``docs/references.md``): pad
-``augment_padding`` pixels (8 in the recipe) of zeros on every side, crop a random H×W window
-(H×W the original size), and mirror left-right with probability 1/2 if ``augment_flip``.
+Augmentation (``config.data.augment``), the authors' CIFAR recipe (``docs/references.md``): pad ``augment_padding``
+pixels (8 in the recipe) of zeros on every side, crop a random H×W window (H×W the original size), and mirror
+left-right with probability 1/2 if ``augment_flip``.
 Padding is applied after normalisation, so the border is the mean colour for ``'per_channel'``::
 
     x = normalize(images, 'per_channel', mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))

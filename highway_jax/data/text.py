@@ -1,21 +1,21 @@
 """Word tokenizer and vocabulary for the text datasets (``imdb_reviews``, ``glue/sst2``).
 
-Tokenizer: lowercase the text, turn HTML line breaks (``<br />``, frequent in IMDB) into spaces,
-then take maximal runs of word characters (keeping inner apostrophes: ``don't``) and single
+Tokenizer: lowercase the text, turn HTML line breaks (``<br />``, frequent in IMDB) into spaces, then take maximal
+runs of word characters (keeping inner apostrophes: ``don't``) and single
 punctuation characters as tokens::
 
     tokenize("It's GREAT!<br />Really.") == ["it's", 'great', '!', 'really', '.']
 
-Vocabulary: id 0 is ``<pad>``, id 1 is ``<unk>``; ids 2… are the training split's most frequent
-tokens, ties broken alphabetically (so the vocabulary is deterministic), at most
-``vocab_size`` ids in all. Unknown tokens map to ``<unk>``.
+Vocabulary: id 0 is ``<pad>``, id 1 is ``<unk>``; ids 2… are the training split's most frequent tokens, ties broken
+alphabetically (so the vocabulary is deterministic), at most ``vocab_size`` ids in all. Unknown tokens map to
+``<unk>``.
 
 Encoding: token ids truncated to the first ``max_length`` tokens and right-padded with 0::
 
     {'inputs': int32 (max_length,), 'length': int32 () = number of real tokens}
 
-The vocabulary is cached as a text file, one token per line in id order, in the work directory
-(``vocabulary_path``) and reused when present, so a resumed run sees the same ids.
+The vocabulary is cached as a text file, one token per line in id order, in the work directory (``vocabulary_path``)
+and reused when present, so a resumed run sees the same ids.
 
 Example::
 

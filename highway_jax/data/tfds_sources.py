@@ -3,30 +3,28 @@
 =============  =====================  ==========================================  =======  ========
 name           TFDS splits            inputs                                      classes  vocab
 =============  =====================  ==========================================  =======  ========
-mnist          train / test           float32 (28, 28, 1)                         10       None
-cifar10        train / test           float32 (32, 32, 3)                         10       None
-cifar100       train / test           float32 (32, 32, 3) (fine ``label``)        100      None
-imdb_reviews   train / test           int32 (max_length,) + ``length``            2        built
-glue/sst2      train / validation     int32 (max_length,) + ``length``            2        built
+mnist          train / test           float32 (28, 28, 1)                         10       None cifar10        train
+/ test           float32 (32, 32, 3)                         10       None cifar100       train / test
+float32 (32, 32, 3) (fine ``label``)        100      None imdb_reviews   train / test           int32 (max_length,)
++ ``length``            2        built glue/sst2      train / validation     int32 (max_length,) + ``length``
+2        built
 =============  =====================  ==========================================  =======  ========
 
-Images are uint8 in TFDS; they become float32 in [0, 1] and then ``config.data.normalize``
-(``preprocessing``), with the widely published training-set channel statistics below for
-``'per_channel'``. Text is tokenized with ``text.tokenize``; the vocabulary is built from the whole
-TFDS training split and cached in the work directory (``text.vocabulary_path``).
+Images are uint8 in TFDS; they become float32 in [0, 1] and then ``config.data.normalize`` (``preprocessing``), with
+the widely published training-set channel statistics below for ``'per_channel'``. Text is tokenized with
+``text.tokenize``; the vocabulary is built from the whole TFDS training split and cached in the work directory
+(``text.vocabulary_path``).
 
-GLUE's SST-2 test split has no labels (they are −1), so our ``'test'`` split of ``glue/sst2`` is
-GLUE's labelled validation split (872 sentences).
+GLUE's SST-2 test split has no labels (they are −1), so our ``'test'`` split of ``glue/sst2`` is GLUE's labelled
+validation split (872 sentences).
 
-Availability. Reading a prepared dataset needs only ``tensorflow_datasets`` and ``array_record``;
-preparing one (download, extract, encode, write ArrayRecord) needs TensorFlow in tensorflow-datasets
-4.9.x (its downloader, extractor, shuffler and image encoder call ``tf.io.gfile``/``tf.image``;
-``glue`` is only registered once ``tensorflow_datasets.text.glue`` is imported). So before TFDS
-retries a download for minutes, ``ensure_available`` checks that the dataset is prepared in
-``data_dir``, or else that its download host answers within seconds (``can_download``) and
-TensorFlow is importable; otherwise it raises ``DatasetUnavailableError`` naming the offline
-configs, ``--config.data.data_dir`` and ``pip install -e ".[tf]"``. Skipped under
-``tfds.testing.mock_data``.
+Availability. Reading a prepared dataset needs only ``tensorflow_datasets`` and ``array_record``; preparing one
+(download, extract, encode, write ArrayRecord) needs TensorFlow in tensorflow-datasets 4.9.x (its downloader,
+extractor, shuffler and image encoder call ``tf.io.gfile``/``tf.image``; ``glue`` is only registered once
+``tensorflow_datasets.text.glue`` is imported). So before TFDS retries a download for minutes, ``ensure_available``
+checks that the dataset is prepared in ``data_dir``, or else that its download host answers within seconds
+(``can_download``) and TensorFlow is importable; otherwise it raises ``DatasetUnavailableError`` naming the offline
+configs, ``--config.data.data_dir`` and ``pip install -e ".[tf]"``. Skipped under ``tfds.testing.mock_data``.
 """
 
 from __future__ import annotations
@@ -190,8 +188,7 @@ def load_tfds(cfg, workdir: str | None) -> Dataset:
 
   splits = {ours: grain.MapDataset.source(source) for ours, source in raw.items()}
   if cfg.validation_fraction:
-    num_train = len(raw['train']) - holdout_count(len(raw['train']), cfg.validation_fraction,
-                                                  'validation_fraction')
+    num_train = len(raw['train']) - holdout_count(len(raw['train']), cfg.validation_fraction, 'validation_fraction')
     splits['validation'] = splits['train'].slice(slice(num_train, None))
     splits['train'] = splits['train'].slice(slice(0, num_train))
   splits = {split: dataset.map(preprocess) for split, dataset in splits.items()}

@@ -1,18 +1,18 @@
 """Checkpoints of the train state and the data iterator, with Orbax's ``CheckpointManager``.
 
-Each checkpoint ``<directory>/<step>/`` holds ``state`` (step, params, optimizer state; arrays only)
-and ``data`` (the grain iterator's position), so a restored run continues with exactly the batches
-and random numbers it would have seen.
+Each checkpoint ``<directory>/<step>/`` holds ``state`` (step, params, optimizer state; arrays only) and ``data``
+(the grain iterator's position), so a restored run continues with exactly the batches and random numbers it would
+have seen.
 
 Kept: the ``keep`` latest, plus (with ``best_metric``) the one whose evaluation ``best_metric`` is best
-(``best_mode`` 'max' or 'min'); a save without metrics (a preemption) ranks last. Saves are atomic (a
-temporary directory, renamed when complete); those of an interrupted save are removed.
+(``best_mode`` 'max' or 'min'); a save without metrics (a preemption) ranks last. Saves are atomic (a temporary
+directory, renamed when complete); those of an interrupted save are removed.
 
-Restoring goes into an abstract target (shapes, dtypes, shardings), after comparing the stored
-shapes with it. A mismatch or a damaged checkpoint (a file missing or unparsable; ``_CHECKPOINT_METADATA``,
-which Orbax only logs, is checked on opening) raises a one-line ``CheckpointError`` naming the step
-directory and what to delete, with Orbax's detail in the debug log: no silent re-initialisation or
-fall-back. Array bytes carry no checksum: damage that still decodes goes unnoticed.
+Restoring goes into an abstract target (shapes, dtypes, shardings), after comparing the stored shapes with it. A
+mismatch or a damaged checkpoint (a file missing or unparsable; ``_CHECKPOINT_METADATA``, which Orbax only logs, is
+checked on opening) raises a one-line ``CheckpointError`` naming the step directory and what to delete, with Orbax's
+detail in the debug log: no silent re-initialisation or fall-back. Array bytes carry no checksum: damage that still
+decodes goes unnoticed.
 
 Example::
 
@@ -25,7 +25,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -38,7 +37,7 @@ from absl import logging
 from orbax.checkpoint import checkpoint_managers
 
 from highway_jax.errors import CheckpointError
-from highway_jax.training.workdir import CHECKPOINT_DIR
+from highway_jax.training.workdir import CHECKPOINT_DIR, read_json
 
 
 def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
@@ -57,8 +56,7 @@ class Checkpointer:
     self.best_metric = best_metric
     for step in self._steps_on_disk():  # before Orbax, which logs an unreadable one and goes on
       try:
-        with open(os.path.join(self.step_path(step), '_CHECKPOINT_METADATA')) as f:
-          json.load(f)
+        read_json(os.path.join(self.step_path(step), '_CHECKPOINT_METADATA'))
       except (OSError, ValueError) as e:
         raise self._damaged(step, 'its _CHECKPOINT_METADATA cannot be read', e) from e
     policies = [checkpoint_managers.LatestN(n=keep)]
@@ -79,8 +77,7 @@ class Checkpointer:
   def of_run(cls, workdir: str, config, *, async_checkpointing: bool = False) -> Checkpointer:
     """The checkpoints of the run in ``workdir``, kept as its ``config`` says."""
     return cls(os.path.join(workdir, CHECKPOINT_DIR), keep=config.keep_checkpoints,
-               best_metric=config.best_metric, best_mode=config.best_mode,
-               async_checkpointing=async_checkpointing)
+               best_metric=config.best_metric, best_mode=config.best_mode, async_checkpointing=async_checkpointing)
 
   def step_path(self, step: int) -> str:
     return os.path.join(self.directory, str(step))

@@ -1,10 +1,9 @@
 """The base config every experiment starts from, its schema and check, and the ``file.py:key=value`` parser.
 
-The schema: the dataclasses ``Training`` (top-level keys), ``Optimizer`` and ``Schedule``,
-``data.DataConfig`` and each model's ``Model``. ``validate_config(config)`` checks the first three with
-``errors.build``, then the training length and the warmup within it, so a bad key fails in one
-``ConfigError`` line before any work starts; ``config.data`` and ``config.model`` are checked where
-used (``data.load``, ``models.get_model``).
+The schema: the dataclasses ``Training`` (top-level keys), ``Optimizer`` and ``Schedule``, ``data.DataConfig`` and
+each model's ``Model``. ``validate_config(config)`` checks the first three with ``errors.build``, then the training
+length and the warmup within it, so a bad key fails in one ``ConfigError`` line before any work starts;
+``config.data`` and ``config.model`` are checked where used (``data.load``, ``models.get_model``).
 
 Config files (``configs/*.py``) are loaded by path, so they can't import a sibling ``common.py``; they
 build on :func:`default_config` (or on a sibling config, :func:`load_config_file`) instead::
@@ -19,8 +18,8 @@ build on :func:`default_config` (or on a sibling config, :func:`load_config_file
       config.model.num_layers = arg.num_layers
       return config
 
-Run with ``python scripts/train.py --config=configs/my_experiment.py:num_layers=20,block=plain``.
-The comments of ``Training`` say what each key means.
+Run with ``python scripts/train.py --config=configs/my_experiment.py:num_layers=20,block=plain``. The comments of
+``Training`` say what each key means.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ One optimizer step on a batch (x, y) with dropout key k_t = fold_in(dropout_root
                                                                         sequence targets)
     θ, s     = optax update of (θ, s) with ∇loss(θ)                    (optimizers.py)
 
-jit-compiled, with the state replicated and the batch split over every device on the mesh axis
-'data' (parallel.py). Along the way, in ``workdir``:
+jit-compiled, with the state replicated and the batch split over every device on the mesh axis 'data' (parallel.py).
+Along the way, in ``workdir``:
 
     every log_every_steps         console line (step, loss, accuracy, steps/s, ETA), metrics.jsonl,
                                   TensorBoard; a NaN/Inf loss or gradient stops the run here with
@@ -17,12 +17,11 @@ jit-compiled, with the state replicated and the batch split over every device on
     at the end                    final checkpoint, evaluation on 'validation' (if the dataset has
                                   it) and 'test', results.json, loss.png and accuracy.png
 
-Resuming from the latest checkpoint (with the data position) continues bit-identically to a run never
-interrupted (same hardware); metrics.jsonl first loses the records after the checkpoint, which are
-logged again. A finished run (final checkpoint and results.json) is not run again: its stored results
-are returned and nothing is written. SIGTERM, a first Ctrl-C (SIGINT) or a multi-host preemption
-notice saves a checkpoint at the next step boundary and returns ``{'preempted': True, 'step': ...}``;
-a second Ctrl-C exits at once.
+Resuming from the latest checkpoint (with the data position) continues bit-identically to a run never interrupted
+(same hardware); metrics.jsonl first loses the records after the checkpoint, which are logged again. A finished run
+(final checkpoint and results.json) is not run again: its stored results are returned and nothing is written.
+SIGTERM, a first Ctrl-C (SIGINT) or a multi-host preemption notice saves a checkpoint at the next step boundary and
+returns ``{'preempted': True, 'step': ...}``; a second Ctrl-C exits at once.
 
 Example::
 
@@ -114,8 +113,7 @@ def _stop_event():
       os.write(2, b'Interrupted again: exiting now without saving.\n')
       os._exit(130)
     if signum == signal.SIGINT:
-      os.write(2, b'Interrupted: saving a checkpoint at the next step, then exiting '
-                  b'(Ctrl-C again exits at once).\n')
+      os.write(2, b'Interrupted: saving a checkpoint at the next step, then exiting (Ctrl-C again exits at once).\n')
     event.set()
 
   previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -145,9 +143,9 @@ def _train_metrics(pending: list[tuple[int, dict[str, jax.Array]]], s: Setup,
 
 
 # Keys that change how long or how visibly a run trains, not what it computes: resumed without asking.
-FREE_ON_RESUME = ('num_train_steps', 'num_epochs', 'log_every_steps', 'eval_every_steps',
-                  'checkpoint_every_steps', 'keep_checkpoints', 'async_checkpointing', 'profile_steps',
-                  'eval_batch_size', 'resume_with_changes', 'data.data_dir')
+FREE_ON_RESUME = ('num_train_steps', 'num_epochs', 'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
+                  'keep_checkpoints', 'async_checkpointing', 'profile_steps', 'eval_batch_size',
+                  'resume_with_changes', 'data.data_dir')
 
 
 def _check_resume(workdir: str, config: ml_collections.ConfigDict) -> dict[str, list]:
@@ -155,14 +153,13 @@ def _check_resume(workdir: str, config: ml_collections.ConfigDict) -> dict[str, 
   the computation unless ``config.resume_with_changes``."""
   changes = config_changes(config_json(load_config(workdir)), config_json(config))
   altering = {k: v for k, v in changes.items() if k not in FREE_ON_RESUME}
+  listed = lambda items: ', '.join(f'{k} {old!r} -> {new!r}' for k, (old, new) in items.items())
   if altering and not config.resume_with_changes:
-    listed = ', '.join(f'{k} {old!r} -> {new!r}' for k, (old, new) in altering.items())
     raise ConfigError(
-        f'{workdir} holds checkpoints trained with another config ({listed}). Use another --workdir for '
-        'a new run, or add --config.resume_with_changes=true to continue these weights with the change.')
+        f'{workdir} holds checkpoints trained with another config ({listed(altering)}). Use another --workdir '
+        'for a new run, or add --config.resume_with_changes=true to continue these weights with the change.')
   if changes:
-    logging.warning('Resuming %s with config changes: %s', workdir,
-                    ', '.join(f'{k} {old!r} -> {new!r}' for k, (old, new) in changes.items()))
+    logging.warning('Resuming %s with config changes: %s', workdir, listed(changes))
   return changes
 
 

@@ -85,8 +85,7 @@ class Setup:
 
 def check_split(dataset: data.Dataset, split: str) -> None:
   if split not in dataset.splits:
-    hint = (' Hold one out of the training split with config.data.validation_fraction (e.g. 0.1).'
-            if split == 'validation' else '')
+    hint = ' Set config.data.validation_fraction=0.1 to hold one out of train.' if split == 'validation' else ''
     raise ConfigError(f'split {split!r} is not in dataset {dataset.name!r}; it has '
                       f'{", ".join(sorted(dataset.splits))}.{hint}')
 

@@ -17,8 +17,8 @@ A ``metrics.jsonl`` record::
 
     {"step": 1200, "split": "train", "loss": 0.123, "accuracy": 0.965, "learning_rate": 0.05, ...}
 
-So every (split, step) appears once; readers keep the last record of one that repeats (work directories
-of older versions). Files are rewritten atomically (a temporary file, then ``os.replace``).
+So every (split, step) appears once; readers keep the last record of one that repeats (work directories of older
+versions). Files are rewritten atomically (a temporary file, then ``os.replace``).
 """
 
 from __future__ import annotations
@@ -134,12 +134,8 @@ def read_metrics(run: str | os.PathLike) -> list[dict[str, Any]]:
     path = os.path.join(path, METRICS_FILE)
   if not os.path.exists(path):
     raise ConfigError(f'no metrics file at {path}; pass a run work directory or its {METRICS_FILE}.')
-  latest = {}
-  with open(path, encoding='utf-8') as f:
-    for line in f:
-      if line.strip():
-        record = json.loads(line)
-        latest[(record['split'], record['step'])] = record
+  with open(path, encoding='utf-8') as f:  # the last record of a repeated (split, step)
+    latest = {(r['split'], r['step']): r for r in map(json.loads, filter(str.strip, f))}
   return sorted(latest.values(), key=lambda r: (r['step'], r['split']))
 
 
