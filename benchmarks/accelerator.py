@@ -361,15 +361,22 @@ def part_depth(tiny: bool, budget: Budget) -> dict:
       # The next config: about as long to compile, and a step up to 10x longer.
       estimate = 1.5 * (time.perf_counter() - start)
   if trainers:
-    per_round = sum(common.time_once(run)[0] for run in trainers.values())
-    rounds = 2 if tiny else int(min(10, max(2, 0.8 * budget.left() / max(per_round, 1e-6))))
-    timings = common.compare(trainers, rounds=rounds, warmup=1)
-    for row in rows:
-      if row['name'] in timings:
-        t = timings[row['name']]
-        row.update(step_ms=t.median_ms, us_per_layer=1e3 * t.median_ms / row['depth'],
-                   rounds=rounds)
+    compare_in_budget(trainers, rows, budget, tiny, max_rounds=10,
+                      us_per_layer=lambda row, ms: 1e3 * ms / row['depth'])
   return {'width': width, 'batch': batch, 'rows': rows}
+
+
+def compare_in_budget(candidates, rows, budget: Budget, tiny: bool, max_rounds: int, **derived) -> dict:
+  """Times ``candidates`` side by side in as many rounds (2 to ``max_rounds``) as 80% of the budget left
+  allows; adds ``step_ms``, ``rounds`` and each ``derived`` value ``f(row, step_ms)`` to their rows."""
+  per_round = sum(common.time_once(run)[0] for run in candidates.values())
+  rounds = 2 if tiny else int(min(max_rounds, max(2, 0.8 * budget.left() / max(per_round, 1e-6))))
+  timings = common.compare(candidates, rounds=rounds, warmup=1)
+  for row in rows:
+    if row['name'] in timings:
+      ms = timings[row['name']].median_ms
+      row.update(step_ms=ms, rounds=rounds, **{key: f(row, ms) for key, f in derived.items()})
+  return timings
 
 
 # ----------------------------------------------------------------------------------------------
@@ -401,14 +408,8 @@ def part_cifar(tiny: bool, budget: Budget) -> dict:
     estimate = 1.2 * (time.perf_counter() - start)
   speedup = None
   if steps:
-    per_round = sum(common.time_once(run)[0] for run in steps.values())
-    rounds = 2 if tiny else int(min(20, max(2, 0.8 * budget.left() / max(per_round, 1e-6))))
-    timings = common.compare(steps, rounds=rounds, warmup=1)
-    for row in rows:
-      if row['name'] in timings:
-        t = timings[row['name']]
-        row.update(step_ms=t.median_ms, examples_per_s=row['batch_size'] / (t.median_ms * 1e-3),
-                   rounds=rounds)
+    timings = compare_in_budget(steps, rows, budget, tiny, max_rounds=20,
+                                examples_per_s=lambda row, ms: row['batch_size'] / (ms * 1e-3))
     if len(timings) == 2:
       speedup = 1 / common.paired_ratio(timings['bfloat16'], timings['float32'])
   return {'rows': rows, 'bfloat16_speedup': speedup}
