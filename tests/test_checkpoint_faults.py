@@ -58,6 +58,7 @@ def test_a_damaged_latest_checkpoint_stops_with_one_short_line(trained, tmp_path
   """Never a silent resume, not even from the intact step 3: the message says which directory to delete."""
   workdir = tmp_path / 'run'
   shutil.copytree(trained, workdir)
+  (workdir / 'results.json').unlink()  # killed after its last save: a rerun restores it (else nothing is read)
   step_dir = workdir / 'checkpoints' / '6'
   FAULTS[fault](step_dir)
   with pytest.raises(CheckpointError) as error:
