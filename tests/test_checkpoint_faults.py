@@ -151,7 +151,9 @@ def test_saves_without_metrics_rank_last_and_orbax_does_not_warn(tmp_path, caplo
   state = {'w': np.zeros(2, np.float32)}
   ckpt = Checkpointer(str(tmp_path), keep=2, best_metric=metric, best_mode=best_mode,
                       async_checkpointing=False)
-  for step, metrics in [(1, None), (2, {metric: 0.5}), (3, None)]:
+  ckpt.save(1, state)
+  assert ckpt.best_step() is None  # nothing evaluated yet: no 'best' checkpoint
+  for step, metrics in [(2, {metric: 0.5}), (3, None)]:
     ckpt.save(step, state, metrics=metrics)
   assert ckpt.best_step() == 2 and ckpt.all_steps() == [2, 3]
   ckpt.close()

@@ -101,8 +101,9 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
-  def best_step(self) -> int | None:  # None when best_metric is unset or nothing was saved
-    return self._manager.best_step() if self.best_metric else None
+  def best_step(self) -> int | None:  # None when best_metric is unset or no saved step was evaluated
+    step = self._manager.best_step() if self.best_metric else None
+    return step if step is not None and self.best_metric in (self._manager.metrics(step) or {}) else None
 
   def save(self, step: int, state: Any, data_iterator: Any = None,
            metrics: Mapping[str, float] | None = None) -> bool:
@@ -118,7 +119,6 @@ class Checkpointer:
 
   def restore(self, step: int, abstract_state: Any, data_iterator: Any = None):
     """``(state, data_iterator)`` of ``step``, restored into ``abstract_state`` and the iterator."""
-    path = self.step_path(step)
     try:
       metadata = self._manager.item_metadata(step)['state']
       stored = _shapes(getattr(metadata, 'tree', metadata))
@@ -132,7 +132,7 @@ class Checkpointer:
                 'not in the current model' if key not in expected else
                 f'shape {stored[key]} in the checkpoint but {expected[key]} in the current model')
         raise CheckpointError(
-            f'Checkpoint {path} does not match the current config: {key} is {what}. Use another '
+            f'Checkpoint {self.step_path(step)} does not match the current config: {key} is {what}. Use another '
             '--workdir for a different model, or delete the checkpoints to start over.')
     items = {'state': ocp.args.StandardRestore(abstract_state)}
     if data_iterator is not None:
