@@ -105,8 +105,8 @@ class _Affine(nn.Module):
   """Parameters of one affine map, named like ``flax.linen.Dense``: kernel (in, features), bias (features,).
 
   Returns ``{'kernel', 'bias'}`` (no bias unless ``use_bias``) instead of applying them, so that callers can
-  pre-split fused gates. ``argument``
-  names the call argument whose last axis is ``in``, for the error raised when it does not fit the params.
+  pre-split fused gates. ``argument`` names the call argument whose last axis is ``in``, for the error raised
+  when it does not fit the params.
   """
 
   features: int
