@@ -9,8 +9,9 @@ either way), softmax; SGD with momentum and an exponentially decaying learning r
 training loss (``results.json``: ``train_loss``) across depths and blocks: plain nets get worse with
 depth, highway nets much less. ``configs/mnist_depth.py`` is the same on MNIST.
 
-The transform bias starts at −1, −2, −3, −4 for 10, 20, 50, 100 layers (the paper suggests more
-negative biases for deeper nets); ``:transform_bias_init=…`` overrides it (0 keeps the default).
+Any depth ``num_layers`` ≥ 2 works (``scripts/very_deep.py`` trains 200 to 1000 layers). The transform
+bias starts at −1, −2, −3 for up to 10, 20, 50 layers and −4 deeper (the paper suggests more negative
+biases for deeper nets); ``:transform_bias_init=…`` overrides it (0 keeps the default).
 ``:runlocal`` is a few steps of a small net, for tests.
 
 Nothing is selected on held-out data (the numbers are training-set losses, as in the paper's Fig. 1):
@@ -19,12 +20,16 @@ no best checkpoint, and the periodic evaluation reports the test split.
 
 from highway_jax.training import default_config, parse_arg, runlocal
 
-DEFAULT_TRANSFORM_BIAS = {10: -1.0, 20: -2.0, 50: -3.0, 100: -4.0}
+DEFAULT_TRANSFORM_BIAS = ((10, -1.0), (20, -2.0), (50, -3.0))  # (up to this depth, bias); deeper: -4
+
+
+def default_transform_bias(num_layers):
+  return next((bias for depth, bias in DEFAULT_TRANSFORM_BIAS if num_layers <= depth), -4.0)
 
 
 def get_config(arg=None):
   arg = parse_arg(arg, num_layers=10, block='highway', transform_bias_init=0.0, runlocal=False,
-                  choices={'num_layers': (10, 20, 50, 100), 'block': ('highway', 'plain')})
+                  choices={'block': ('highway', 'plain')})
   config = default_config()
   config.data.name = 'digits'
 
@@ -33,8 +38,7 @@ def get_config(arg=None):
   config.model.block = arg.block
   config.model.features = 50 if arg.block == 'highway' else 71
   config.model.activation = 'relu'
-  config.model.transform_bias_init = (arg.transform_bias_init
-                                      or DEFAULT_TRANSFORM_BIAS[arg.num_layers])
+  config.model.transform_bias_init = arg.transform_bias_init or default_transform_bias(arg.num_layers)
 
   config.batch_size = 64
   config.eval_batch_size = 360

@@ -11,7 +11,7 @@ these by a random search of 100 settings per family; ours are one reasonable set
 50- and 100-layer highway nets train as well as shallow ones. Compare ``train_loss`` in results.json.
 
 TFDS ``mnist`` (needs the dataset prepared, see ``--config.data.data_dir``). The transform bias starts
-at −1, −2, −3, −4 for 10, 20, 50, 100 layers; ``:transform_bias_init=…`` overrides it (0 keeps
+at −1, −2, −3 for up to 10, 20, 50 layers and −4 deeper; ``:transform_bias_init=…`` overrides it (0 keeps
 the default). ``:runlocal`` is a few steps of a small net, for tests (under
 ``tfds.testing.mock_data``).
 """
@@ -22,7 +22,7 @@ from highway_jax.training import load_config_file, parse_arg, runlocal
 def get_config(arg=None):
   # The experiment of configs/digits_depth.py (model, optimizer, transform biases), sized for MNIST.
   parsed = parse_arg(arg, num_layers=10, block='highway', transform_bias_init=0.0, runlocal=False,
-                     choices={'num_layers': (10, 20, 50, 100), 'block': ('highway', 'plain')})
+                     choices={'block': ('highway', 'plain')})
   config = load_config_file('digits_depth.py' + (f':{arg}' if arg else ''), relative_to=__file__)
   config.data.name = 'mnist'
   if parsed.runlocal:  # digits_depth's small net, with batches mock MNIST can fill

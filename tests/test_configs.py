@@ -53,6 +53,9 @@ def test_config_arguments():
   config, _ = load_config('digits_depth', 'num_layers=50')
   assert (config.model.num_layers, config.model.features, config.model.transform_bias_init) == (
       50, 50, -3.0)
+  biases = [load_config('digits_depth', f'num_layers={n}')[0].model.transform_bias_init
+            for n in (10, 11, 20, 100, 1000)]
+  assert biases == [-1.0, -2.0, -2.0, -4.0, -4.0]
   config, _ = load_config('mnist1d_rhn', 'recurrence_depth=5')
   assert config.model.recurrence_depth == 5
   config, _ = load_config('sentiment_highway_bilstm', 'dataset=sst2,num_layers=10,highway=false')
@@ -60,8 +63,8 @@ def test_config_arguments():
       'glue/sst2', 10, False)
   config, _ = load_config('mnist_highway', 'width=32')
   assert config.model.features == (32, 32, 32)
-  with pytest.raises(ConfigError, match=r"config argument num_layers=7 is not one of 10, 20, 50, 100"):
-    load_config('mnist_depth', 'num_layers=7')
+  with pytest.raises(ConfigError, match=r"config argument block='residual' is not one of 'highway', 'plain'"):
+    load_config('mnist_depth', 'block=residual')
   with pytest.raises(ConfigError, match=r"^unknown config argument 'depth'; allowed: num_layers, block"):
     load_config('digits_depth', 'depth=50')
 
