@@ -146,10 +146,10 @@ def plot_depth_sweep(best_loss: Mapping[str, Mapping[int, float]], path: str | o
     top_ax = fig.add_subplot(grid[0, 1], sharey=sweep_ax)
     for family in colors:
       rows = sorted((r for r in summary if r['family'] == family and r['k']), key=lambda r: r['depth'])
-      fewer = [str(r['depth']) for r in rows if r['k'] < top_k]  # fewer finished trials than top_k
+      fewer = [f"{r['k']} at depth {r['depth']}" for r in rows if r['k'] < top_k]  # fewer finished
       top_ax.errorbar([r['depth'] for r in rows], [r['top_k_mean_train_loss'] for r in rows],
                       [r['top_k_std_train_loss'] for r in rows], fmt='o-', capsize=3, color=colors[family],
-                      label=family + (f' (fewer than {top_k} finished at depth {", ".join(fewer)})' if fewer else ''))
+                      label=family + (f' (top {", ".join(fewer)}: fewer finished)' if fewer else ''))
     style_axes(top_ax, legend='small', integer_x=False, log_y=True, grid='both', xlabel='depth (layers)',
                title=f'Mean ± std of the top {top_k} trials', xticks=xticks)
   if depths:
