@@ -1,7 +1,7 @@
 r"""The depth experiment of ``configs/digits_depth.py`` on MNIST-1D: plain vs highway at 10 to 100 layers.
 
     python scripts/train.py --config=configs/mnist1d_depth.py:num_layers=100,block=highway
-    python scripts/depth_sweep.py --dataset=mnist1d --trials=10 --steps=4000
+    python scripts/depth_sweep.py --dataset=mnist1d --trials=10 --steps=2000 --learning_rate_range=3e-3,1e-1
 
 A second, harder dataset for the paper's Fig. 1: MNIST-1D generated locally (offline; 4,000 train /
 1,000 test sequences, flattened to 40 inputs). The model, optimizer and transform biases are those of
