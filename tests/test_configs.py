@@ -25,6 +25,7 @@ TRAINED = {
     'cifar_highway': ['runlocal'],
     'cifar100_highway': ['runlocal'],
     'sentiment_highway_bilstm': ['runlocal', 'runlocal,dataset=sst2,highway=false'],
+    'mnist1d_depth': ['runlocal'],
     'mnist1d_gru': ['runlocal'],
     'mnist1d_highway': ['runlocal'],
     'mnist1d_highway_bilstm': ['runlocal'],

@@ -156,6 +156,40 @@ def test_best_trials_skips_diverged_runs():
   assert best == {'plain': {10: rows[1]}, 'highway': {100: rows[4]}}
 
 
+def test_summarize_trials_top_k_mean_std_and_ratio():
+  rng = np.random.default_rng(3)
+  plain = rng.uniform(0.5, 2.0, size=5)
+  highway = rng.uniform(1e-3, 1e-2, size=4)
+  rows = ([dict(family='plain', depth=10, trial=i, status='ok', train_loss=float(v)) for i, v in enumerate(plain)]
+          + [dict(family='plain', depth=10, trial=5, status='diverged', train_loss=math.inf)]
+          + [dict(family='highway', depth=10, trial=i, status='ok', train_loss=float(v))
+             for i, v in enumerate(highway)]
+          + [dict(family='plain', depth=50, trial=0, status='ok', train_loss=0.7),
+             dict(family='highway', depth=50, trial=0, status='diverged', train_loss=math.inf)])
+  summary = {(r['family'], r['depth']): r for r in depth_sweep.summarize_trials(rows, top_k=3)}
+
+  def hand(losses, k):  # the k smallest, their mean and population std, written out
+    top = sorted(losses)[:k]
+    mean = sum(top) / len(top)
+    return top[0], mean, math.sqrt(sum((x - mean) ** 2 for x in top) / len(top)), len(top)
+
+  for key, losses, k, diverged in ((('plain', 10), plain, 3, 1), (('highway', 10), highway, 3, 0),
+                                   (('plain', 50), [0.7], 1, 0)):
+    row = summary[key]
+    np.testing.assert_allclose([row['best_train_loss'], row['top_k_mean_train_loss'],
+                                row['top_k_std_train_loss'], row['k']], hand(list(losses), k), rtol=1e-12)
+    assert (row['trials'], row['diverged']) == (len(losses) + diverged, diverged)
+  assert summary['plain', 10]['best_plain_over_best_highway'] == pytest.approx(plain.min() / highway.min())
+  assert summary['highway', 10]['best_plain_over_best_highway'] == summary['plain', 10]['best_plain_over_best_highway']
+  # Every highway trial at depth 50 diverged: no best, no ratio, k = 0.
+  assert summary['highway', 50] == dict(family='highway', depth=50, trials=1, diverged=1, k=0, best_train_loss=None,
+                                        top_k_mean_train_loss=None, top_k_std_train_loss=None,
+                                        best_plain_over_best_highway=None)
+  assert summary['plain', 50]['best_plain_over_best_highway'] is None
+  with pytest.raises(ValueError, match=r'^top_k=0 must be >= 1\.$'):
+    depth_sweep.summarize_trials(rows, top_k=0)
+
+
 def test_with_step_budget():
   config = runs.with_step_budget(config_file('digits_depth', 'num_layers=10'), 50)
   assert (config.num_train_steps, config.schedule.warmup_steps, config.log_every_steps,
@@ -165,14 +199,15 @@ def test_with_step_budget():
 
 
 def test_depth_sweep_end_to_end_and_reuse(tmp_path, monkeypatch):
+  # MNIST-1D's runlocal (configs/digits_depth.py's runlocal trains in tests/test_configs.py).
   def make_config(depth, family):
-    config = config_file('digits_depth', f'runlocal,block={family}')
+    config = config_file('mnist1d_depth', f'runlocal,block={family}')
     config.model.num_layers = depth
     return config
 
   workdir = str(tmp_path)
   payload = depth_sweep.run_depth_sweep(make_config, workdir, depths=(2, 3), num_trials=1, steps=2,
-                                        seed=0)
+                                        seed=0, top_k=2)
   rows = read_csv(tmp_path / 'sweep.csv')
   assert [(r['family'], r['depth']) for r in rows] == [
       ('plain', '2'), ('plain', '3'), ('highway', '2'), ('highway', '3')]
@@ -189,6 +224,16 @@ def test_depth_sweep_end_to_end_and_reuse(tmp_path, monkeypatch):
       assert payload['best'][family][str(depth)]['train_loss'] == min(
           float(r['train_loss']) for r in rows if (r['family'], r['depth']) == (family, str(depth)))
   assert json.loads((tmp_path / 'results.json').read_text())['settings']['steps'] == 2
+  # One trial each: k = 1 of top_k = 2, mean = best, std 0; the ratio from the trial rows.
+  summary = read_csv(tmp_path / 'summary.csv')
+  assert payload['summary'] == json.loads((tmp_path / 'results.json').read_text())['summary']
+  assert [(r['family'], r['depth']) for r in summary] == [(r['family'], r['depth']) for r in rows]
+  loss = {(r['family'], r['depth']): float(r['train_loss']) for r in rows}
+  for row in summary:
+    assert (row['trials'], row['diverged'], row['k'], float(row['top_k_std_train_loss'])) == ('1', '0', '1', 0.0)
+    assert float(row['best_train_loss']) == float(row['top_k_mean_train_loss']) == loss[row['family'], row['depth']]
+    assert float(row['best_plain_over_best_highway']) == pytest.approx(
+        loss['plain', row['depth']] / loss['highway', row['depth']])
   for name in ('depth_sweep.png', 'best_curves.png'):
     assert (tmp_path / name).stat().st_size > 0
 
@@ -197,8 +242,9 @@ def test_depth_sweep_end_to_end_and_reuse(tmp_path, monkeypatch):
     raise AssertionError('a finished trial was retrained')
   monkeypatch.setattr(runs, 'train_and_evaluate', no_training)
   again = depth_sweep.run_depth_sweep(make_config, workdir, depths=(2, 3), num_trials=1, steps=2,
-                                      seed=0)
+                                      seed=0, top_k=5)
   assert again['best'] == json.loads(json.dumps(payload['best']))
+  assert again['summary'] == payload['summary']
   # A different config in a finished trial's directory is an error, not a silent reuse.
   with pytest.raises(ValueError, match='finished run of a different config'):
     depth_sweep.run_depth_sweep(make_config, workdir, depths=(2,), num_trials=1, steps=3, seed=0)

@@ -47,8 +47,8 @@ from highway_jax.data.dataset import Dataset, DatasetUnavailableError, from_spli
 
 # Every config whose data needs no TFDS (tests/test_run_hygiene.py checks it against configs/*.py).
 OFFLINE_CONFIGS = ('configs/digits_highway.py', 'configs/digits_depth.py', 'configs/digits_grid_lstm3d.py',
-                   'configs/mnist1d_highway.py', 'configs/mnist1d_gru.py', 'configs/mnist1d_rhn.py',
-                   'configs/mnist1d_highway_bilstm.py', 'configs/mnist1d_grid_lstm.py',
+                   'configs/mnist1d_highway.py', 'configs/mnist1d_depth.py', 'configs/mnist1d_gru.py',
+                   'configs/mnist1d_rhn.py', 'configs/mnist1d_highway_bilstm.py', 'configs/mnist1d_grid_lstm.py',
                    'configs/parity_grid_lstm.py', 'configs/addition_grid_lstm.py')
 PROBE_TIMEOUT_S = 5.0
 
