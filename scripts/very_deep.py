@@ -1,6 +1,6 @@
 r"""Highway vs plain nets of 200, 500 and 1000 layers on the digits, plain SGD + momentum: one figure.
 
-    python scripts/very_deep.py --workdir=runs/very_deep --depths=200,500,1000 --steps=300 \
+    python scripts/very_deep.py --workdir=runs/very_deep --depths=200,500,1000 --steps=1000 \
       --learning_rate=0.03 --transform_bias_init=-8 --remat_from=1000
 
 Trains ``configs/digits_depth.py:num_layers=D,block=highway|plain`` (momentum 0.9, learning rate decayed

@@ -25,7 +25,7 @@ Example::
 
     payload = run_very_deep(lambda depth, family: load_config_file(
         f'configs/digits_depth.py:num_layers={depth},block={family}'), 'runs/very_deep',
-        depths=(200, 500, 1000), steps=300, remat_from=1000)
+        depths=(200, 500, 1000), steps=1000, remat_from=1000)
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ CSV_FIELDS = ('family', 'depth', 'status', 'num_params', 'last_logged_train_loss
 
 def train_step_cost(config: ml_collections.ConfigDict) -> dict[str, float]:
   """``num_params``, ``memory_mb`` and ``step_time_ms`` of the train step of ``config`` (module docstring).
-  The state is zeros shaped like the run's (same work per step, no 30 s init of a 1000-layer net)."""
+  The state is zeros shaped like the run's: the same work per step, without initialising the real one."""
   s = setup(config, workdir=None)
   abstract = s.abstract_state()
   state = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype, device=x.sharding), abstract)
@@ -81,19 +81,17 @@ def train_step_cost(config: ml_collections.ConfigDict) -> dict[str, float]:
 def plot_very_deep(curves: dict[int, dict[str, dict[str, Any]]], path: str | os.PathLike, *,
                    title: str | None = None) -> str:
   """One panel per depth of ``{depth: {family: {'steps', 'losses', 'diverged', 'step_time_ms',
-  'memory_mb'}}}``: the training loss against the step (log y), the cost of each family in a corner."""
+  'memory_mb'}}}``: the training loss against the step (log y); the legend gives each family's cost."""
   depths = sorted(curves)
   fig = Figure(figsize=(max(6.0, 3.8 * len(depths)), 4.0), layout='constrained')
   for column, depth in enumerate(depths):
     ax = fig.add_subplot(1, len(depths), column + 1)
-    notes = []
     for index, (family, run) in enumerate(curves[depth].items()):
-      label = family + (' (diverged)' if run['diverged'] else '')
+      label = (f"{family}: {run['step_time_ms']:.3g} ms/step, {run['memory_mb']:.3g} MB"
+               + (' (diverged)' if run['diverged'] else ''))
       ax.plot(run['steps'], run['losses'], color=f'C{index}', label=label)
       if run['diverged'] and run['steps']:
         ax.plot(run['steps'][-1:], run['losses'][-1:], 'x', color=f'C{index}', markersize=9)
-      notes.append(f"{family}: {run['step_time_ms']:.0f} ms/step, {run['memory_mb']:.0f} MB")
-    ax.text(0.03, 0.03, '\n'.join(notes), transform=ax.transAxes, fontsize='small', va='bottom')
     style_axes(ax, legend='small', integer_x=False, log_y=True, grid='both', title=f'{depth} layers',
                xlabel='step', ylabel='' if column else 'training loss (log scale)')
   fig.suptitle(title or 'Very deep nets: training loss, highway vs plain (SGD + momentum)')
