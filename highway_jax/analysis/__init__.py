@@ -4,6 +4,7 @@
     gates.py         transform bias distributions and gate activity per layer and class (Figs. 2–3)
     depth_sweep.py   plain vs highway nets by depth, random search (Fig. 1)
     depth_study.py   test accuracy vs depth of model families (Highway BiLSTM)
+    very_deep.py     highway vs plain nets of hundreds of layers: curves, step time, memory
     runs.py          what they share: train or reuse a run, load a trained one, check batches, CSV
 
 Example::
@@ -13,6 +14,6 @@ Example::
     result.loss_increase                                   # (num_layers,)
 """
 
-from highway_jax.analysis import depth_study, depth_sweep, gates, lesion, runs
+from highway_jax.analysis import depth_study, depth_sweep, gates, lesion, runs, very_deep
 
-__all__ = ['depth_study', 'depth_sweep', 'gates', 'lesion', 'runs']
+__all__ = ['depth_study', 'depth_sweep', 'gates', 'lesion', 'runs', 'very_deep']
