@@ -1,17 +1,22 @@
-r"""Plain stacked BiLSTM vs Highway BiLSTM at several depths: test accuracy vs depth.
+r"""Plain stacked BiLSTM vs Highway BiLSTM at several depths and seeds: test accuracy vs depth.
 
-    python scripts/bilstm_depth.py --workdir=runs/bilstm_depth --steps=300
+    python scripts/bilstm_depth.py --workdir=runs/bilstm_depth --steps=300 --seeds=0,1,2
 
 Trains ``configs/mnist1d_highway_bilstm.py:num_layers=N,highway=true|false`` (offline MNIST-1D,
 default) or, with ``--dataset=imdb_reviews|sst2``,
 ``configs/sentiment_highway_bilstm.py:dataset=…,num_layers=N,highway=…`` (TFDS; needs the data
 prepared) for every depth in ``--depths``. ``--steps`` caps each run's
-budget and ``--features`` the units per direction, so the study fits a CPU. Finished runs in
-``<workdir>/runs`` are reused. Writes ``depth_study.csv``, ``results.json`` and
-``accuracy_vs_depth.png``.
+budget and ``--features`` the units per direction, so the study fits a CPU. Each run is evaluated
+on the validation split every ``--eval_every`` steps (default: 20 times per run) and reports the test
+accuracy of its best checkpoint there (early stopping as model selection); ``--grad_depths`` get the
+gradient norm per layer at initialisation. Finished runs in ``<workdir>/runs`` are reused
+(``--eval_every=0 --depths=1,2,4,8,12`` reuses those of the one-seed study, evaluated only at the end).
+Writes ``depth_study.csv``, ``summary.csv``, ``grad_norms.csv``, ``results.json`` and
+``accuracy_vs_depth.png`` (highway_jax/analysis/depth_study.py).
 """
 
 import os
+import sys
 
 from absl import flags
 
@@ -26,10 +31,13 @@ CHANCE = {'mnist1d': 0.1, 'imdb_reviews': 0.5, 'sst2': 0.5}
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Output directory (default: runs/bilstm_depth_<dataset>).')
 flags.DEFINE_enum('dataset', 'mnist1d', list(CHANCE), 'Offline MNIST-1D, or TFDS sentiment data.')
-flags.DEFINE_list('depths', ['1', '2', '4', '8', '12'], 'Numbers of BiLSTM layers.')
+flags.DEFINE_list('depths', ['1', '2', '4', '8', '12', '16', '24'], 'Numbers of BiLSTM layers.')
 flags.DEFINE_integer('steps', None, 'Optimizer steps per run (default: the config\'s epochs).')
 flags.DEFINE_integer('features', None, 'Units per direction (default: the config\'s).')
-flags.DEFINE_integer('seed', 0, 'Seed of every run.')
+flags.DEFINE_list('seeds', ['0'], 'Seeds; one run per family, depth and seed (mean ± std over seeds).')
+flags.DEFINE_integer('eval_every', None, 'Steps between validation evaluations and checkpoints (default: '
+                     '--steps / 20, or the config\'s without --steps; 0: only at the end).')
+flags.DEFINE_list('grad_depths', None, 'Depths of the gradient-norm panel (default: the deepest).')
 flags.DEFINE_string('data_dir', None, 'TFDS directory with the sentiment data prepared.')
 
 
@@ -51,15 +59,21 @@ def make_config(depth, family):
 def main(argv):
   del argv
   workdir = FLAGS.workdir or os.path.join('runs', f'bilstm_depth_{FLAGS.dataset}')
+  eval_every = FLAGS.eval_every
+  if eval_every is None and FLAGS.steps:
+    eval_every = max(1, FLAGS.steps // 20)
   payload = depth_study.run_depth_study(
       make_config, workdir, depths=[int(d) for d in FLAGS.depths], families=list(FAMILIES),
-      steps=FLAGS.steps, seed=FLAGS.seed, chance=CHANCE[FLAGS.dataset],
+      steps=FLAGS.steps, seeds=[int(s) for s in FLAGS.seeds], eval_every=eval_every,
+      grad_depths=FLAGS.grad_depths and [int(d) for d in FLAGS.grad_depths], chance=CHANCE[FLAGS.dataset],
       title=f'{FLAGS.dataset}: test accuracy vs depth', log=print)
-  for row in payload['rows']:
-    accuracy = row['test_accuracy']
-    print(f"{row['family']:15s} {row['depth']:3d} layers: "
-          + ('diverged' if accuracy is None else f'test accuracy {accuracy:.2%}'))
-  print(f'Results in {workdir}: depth_study.csv, results.json, accuracy_vs_depth.png')
+  if payload.get('preempted'):
+    sys.exit(cli.EXIT_PREEMPTED)
+  for s in payload['summary']:
+    print(f"{s['family']:15s} {s['depth']:3d} layers: " + (
+        f"test accuracy {s['test_accuracy_mean']:.2%} ± {s['test_accuracy_std']:.2%} (n={s['n']} of "
+        f"{s['runs']}, {s['plateaued']} plateaued)" if s['n'] else f"all {s['runs']} diverged"))
+  print(f'Results in {workdir}: depth_study.csv, summary.csv, grad_norms.csv, results.json, accuracy_vs_depth.png')
 
 
 if __name__ == '__main__':

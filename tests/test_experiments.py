@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from highway_jax import data
-from highway_jax.analysis import depth_study, depth_sweep, gates, lesion, runs
+from highway_jax.analysis import depth_sweep, gates, lesion, runs
 from highway_jax.models import highway_mlp
 from highway_jax.training import CheckpointError, load_config_file
 
@@ -248,33 +248,6 @@ def test_depth_sweep_end_to_end_and_reuse(tmp_path, monkeypatch):
   # A different config in a finished trial's directory is an error, not a silent reuse.
   with pytest.raises(ValueError, match='finished run of a different config'):
     depth_sweep.run_depth_sweep(make_config, workdir, depths=(2,), num_trials=1, steps=3, seed=0)
-
-
-def test_depth_study_and_loss_curves_script(trained_run, tmp_path):
-  # The study is generic in its configs; the BiLSTM configs' runlocal variants train in
-  # tests/test_configs.py, so a cheaper MLP stands in for them here.
-  def make_config(depth, family):
-    config = config_file('mnist1d_highway', f'runlocal,block={family}')
-    config.model.num_layers = depth
-    return config
-
-  payload = depth_study.run_depth_study(make_config, str(tmp_path / 'study'), depths=(1, 3),
-                                        families=('plain', 'highway'), steps=2, chance=0.1)
-  rows = read_csv(tmp_path / 'study' / 'depth_study.csv')
-  assert [(r['family'], r['depth'], r['steps']) for r in rows] == [
-      ('plain', '1', '2'), ('plain', '3', '2'), ('highway', '1', '2'), ('highway', '3', '2')]
-  for row, stored in zip(rows, payload['rows']):
-    results = json.loads((tmp_path / 'study' / row['run'] / 'results.json').read_text())
-    assert float(row['test_accuracy']) == results['test_accuracy'] == stored['test_accuracy']
-  assert (tmp_path / 'study' / 'accuracy_vs_depth.png').stat().st_size > 0
-
-  output = tmp_path / 'curves' / 'loss.png'
-  result = subprocess.run(
-      [sys.executable, os.path.join(REPO, 'scripts', 'loss_curves.py'),
-       f'--runs=Plain MLP={tmp_path / "study" / rows[1]["run"]},Highway MLP={trained_run}',
-       f'--output={output}'], capture_output=True, text=True, cwd=REPO, timeout=120)
-  assert result.returncode == 0, result.stderr
-  assert output.stat().st_size > 0 and (tmp_path / 'curves' / 'accuracy_curves.png').exists()
 
 
 def test_scripts_error_policy_one_line_for_expected_errors_traceback_for_bugs(tmp_path):
