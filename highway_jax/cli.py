@@ -10,7 +10,8 @@ Error policy: an error of :data:`EXPECTED` (a bad config or flag, a dataset that
 diverged loss, a work directory or checkpoint that can't be used) prints ``<label>: <message>`` on one
 line of stderr and exits with status 1. Any other exception is a bug and keeps its traceback. Ctrl-C
 outside the training loop prints one line and exits with status 130 (inside it, the loop saves and
-returns, and ``python -m highway_jax.train`` exits with :data:`EXIT_PREEMPTED`, 75). After Orbax
+returns, and ``python -m highway_jax.train`` exits with :data:`EXIT_PREEMPTED`, 75; so does an experiment
+script whose run stopped that way, ``errors.Preempted``). After Orbax
 gives up on a damaged checkpoint, TensorStore reads still in flight report to an event loop that is
 closed; those "Event loop is closed" errors go to the debug log, not stderr.
 """
@@ -25,7 +26,7 @@ from absl import app
 from absl import logging as absl_logging
 
 from highway_jax.data import DatasetUnavailableError
-from highway_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, WorkdirError
+from highway_jax.errors import CheckpointError, ConfigError, NonFiniteLossError, Preempted, WorkdirError
 
 EXPECTED = {
     ConfigError: 'Config error',
@@ -97,5 +98,8 @@ def run(main, **kwargs) -> None:
       return main(argv)
     except tuple(EXPECTED) as e:
       fail(e)
+    except Preempted as e:  # an experiment's run stopped with a checkpoint saved
+      print(f'Stopped: {" ".join(str(e).split())}', file=sys.stderr)
+      sys.exit(EXIT_PREEMPTED)
 
   app.run(guarded, **kwargs)

@@ -60,6 +60,10 @@ class WorkdirError(OSError):
   """The work directory can't be created or written (a file, read-only, full, no permission)."""
 
 
+class Preempted(Exception):
+  """A run stopped early (SIGTERM, Ctrl-C, preemption) after saving a checkpoint: rerunning resumes it."""
+
+
 def choice_error(key: str, value: Any, allowed: Iterable[Any]) -> ConfigError:
   """The error for ``key`` having ``value`` outside ``allowed``."""
   allowed = ', '.join(repr(a) for a in allowed)

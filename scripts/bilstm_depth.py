@@ -16,7 +16,6 @@ Writes ``depth_study.csv``, ``summary.csv``, ``grad_norms.csv``, ``results.json`
 """
 
 import os
-import sys
 
 from absl import flags
 
@@ -67,8 +66,6 @@ def main(argv):
       steps=FLAGS.steps, seeds=[int(s) for s in FLAGS.seeds], eval_every=eval_every,
       grad_depths=FLAGS.grad_depths and [int(d) for d in FLAGS.grad_depths], chance=CHANCE[FLAGS.dataset],
       title=f'{FLAGS.dataset}: test accuracy vs depth', log=print)
-  if payload.get('preempted'):
-    sys.exit(cli.EXIT_PREEMPTED)
   for s in payload['summary']:
     print(f"{s['family']:15s} {s['depth']:3d} layers: " + (
         f"test accuracy {s['test_accuracy_mean']:.2%} ± {s['test_accuracy_std']:.2%} (n={s['n']} of "

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from highway_jax import data
+from highway_jax import cli, data
 from highway_jax.analysis import depth_study, runs
 from highway_jax.models import rnn_classifier
 from highway_jax.training import load_config_file
@@ -140,10 +140,15 @@ def test_layer_gradient_norms_match_per_layer_grads_of_a_hand_built_loss():
     depth_study.layer_gradient_norms(model, {'classifier': params['classifier']}, {'inputs': inputs, 'label': labels})
 
 
-def test_stopped_run_stops_the_study(monkeypatch, tmp_path):
-  monkeypatch.setattr(depth_study, 'train_or_reuse', lambda config, run_dir: {'preempted': True, 'step': 3})
-  payload = depth_study.run_depth_study(make_config, str(tmp_path), depths=(1, 2), families=FAMILIES, steps=4)
-  assert payload == {'preempted': True, 'step': 3, 'run': str(tmp_path / 'runs' / 'highway_depth1')}
+def test_stopped_run_stops_the_study_with_exit_status_75(monkeypatch, tmp_path, capsys):
+  monkeypatch.setattr(runs, 'train_and_evaluate', lambda config, run_dir: {'preempted': True, 'step': 3})
+  study = lambda argv: depth_study.run_depth_study(make_config, str(tmp_path), depths=(1, 2), families=FAMILIES,
+                                                   steps=4)
+  with pytest.raises(SystemExit) as exit_info:
+    cli.run(study, argv=['bilstm_depth.py'])
+  assert exit_info.value.code == cli.EXIT_PREEMPTED == 75
+  assert capsys.readouterr().err == (f"Stopped: {tmp_path / 'runs' / 'highway_depth1'} stopped at step 3 with a "
+                                     'checkpoint saved; rerun the same command to resume it.\n')
   assert not (tmp_path / 'depth_study.csv').exists()
 
 

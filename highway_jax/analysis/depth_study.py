@@ -166,8 +166,7 @@ def run_depth_study(make_config: Callable[[int, str], ml_collections.ConfigDict]
   """Trains (or reuses) one run per family, depth and seed (``seeds``, default ``(seed,)``), evaluated and
   checkpointed every ``eval_every`` steps (None: as ``with_step_budget`` leaves the config; 0: only at the
   end); gradient norms at the ``grad_depths`` (default: the deepest). Writes the module docstring's files and
-  returns the content of ``results.json``; if a run is stopped (SIGTERM, Ctrl-C) it returns
-  ``{'preempted': True, 'step': ..., 'run': ...}`` at once, writing nothing."""
+  returns the content of ``results.json``."""
   seeds = [seed] if seeds is None else [int(s) for s in seeds]
   grad_depths = [max(depths)] if grad_depths is None else list(grad_depths)
   rows, grad_rows = [], []
@@ -181,9 +180,6 @@ def run_depth_study(make_config: Callable[[int, str], ml_collections.ConfigDict]
         name = f"{family.replace(' ', '_')}_depth{depth}" + (f'_seed{run_seed}' if run_seed else '')
         run_dir = os.path.join(workdir, 'runs', name)
         results = train_or_reuse(config, run_dir)
-        if results.get('preempted'):  # SIGTERM or Ctrl-C: the run saved a checkpoint, a rerun resumes it
-          log(f"{run_dir} stopped at step {results['step']}; rerun the same command to resume.")
-          return dict(results, run=run_dir)
         row = dict(family=family, depth=int(depth), seed=run_seed, run=os.path.relpath(run_dir, workdir),
                    **_selected(config, run_dir, results))
         if depth in grad_depths:

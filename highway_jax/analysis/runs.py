@@ -27,7 +27,7 @@ import ml_collections
 import numpy as np
 
 from highway_jax import data
-from highway_jax.errors import ConfigError, NonFiniteLossError
+from highway_jax.errors import ConfigError, NonFiniteLossError, Preempted
 from highway_jax.training import train_and_evaluate
 from highway_jax.training.evaluation import restore_run
 from highway_jax.training.plots import metric_curve, plot_curves
@@ -52,7 +52,9 @@ def with_step_budget(config: ml_collections.ConfigDict, steps: int | None) -> ml
 
 def train_or_reuse(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains ``config`` in ``workdir``, or returns the ``results.json`` (or ``diverged.json``:
-  ``{'diverged': True, 'error': message}``) of a finished run there, whose config must be ``config``."""
+  ``{'diverged': True, 'error': message}``) of a finished run there, whose config must be ``config``.
+  A run stopped by SIGTERM or Ctrl-C (checkpoint saved) raises ``errors.Preempted``: the experiment stops
+  there, and rerunning it resumes that run."""
   config_path = os.path.join(workdir, CONFIG_FILE)
   for name in (RESULTS_FILE, DIVERGED_FILE):
     path = os.path.join(workdir, name)
@@ -62,12 +64,16 @@ def train_or_reuse(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
                           'another work directory.')
       return read_json(path)
   try:
-    return train_and_evaluate(config, workdir)
+    results = train_and_evaluate(config, workdir)
   except NonFiniteLossError as e:
     payload = {'diverged': True, 'error': ' '.join(str(e).split())}
     write_json(config_path, config_json(config))
     write_json(os.path.join(workdir, DIVERGED_FILE), payload)
     return payload
+  if results.get('preempted'):
+    raise Preempted(f"{workdir} stopped at step {results['step']} with a checkpoint saved; rerun the same "
+                    'command to resume it.')
+  return results
 
 
 @dataclasses.dataclass(frozen=True)
