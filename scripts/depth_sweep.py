@@ -1,6 +1,7 @@
 r"""Plain vs highway nets at several depths, random search per depth and family (paper Fig. 1).
 
-    python scripts/depth_sweep.py --workdir=runs/depth_sweep --trials=3 --steps=400
+    python scripts/depth_sweep.py --workdir=runs/depth_sweep --trials=10 --steps=2000 \
+        --learning_rate_range=3e-3,1e-1 --top_k=3
 
 Each trial trains ``configs/digits_depth.py:num_layers=D,block=plain|highway`` (``--dataset=mnist1d``:
 ``configs/mnist1d_depth.py``, offline; ``--dataset=mnist``: ``configs/mnist_depth.py``, needs TFDS MNIST)
