@@ -270,3 +270,28 @@ def test_scripts_error_policy_one_line_for_expected_errors_traceback_for_bugs(tm
     else:
       assert 'Traceback' in result.stderr and lines[-2:] == ['ValueError: bad', '  value'], (
           result.stderr)
+
+
+def test_parity_bits_script_csv_follows_the_runs_and_reuses_them(tmp_path):
+  command = [sys.executable, os.path.join(REPO, 'scripts', 'parity_bits.py'), f'--workdir={tmp_path}',
+             '--bits=4,6', '--runlocal', '--solved=0.5']
+  result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
+  assert result.returncode == 0, result.stderr
+  with open(tmp_path / 'parity_bits.csv', newline='', encoding='utf-8') as f:
+    rows = list(csv.DictReader(f))
+  assert [(r['model'], r['bits']) for r in rows] == [('grid', '4'), ('grid', '6')]
+  for row in rows:
+    run = tmp_path / f"grid_bits{row['bits']}"
+    assert json.loads((run / 'config.json').read_text())['data']['parity_bits'] == int(row['bits'])
+    final = json.loads((run / 'results.json').read_text())
+    assert float(row['test_accuracy']) == final['test_accuracy'] and int(row['steps']) == final['step'] == 4
+    records = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines()]
+    reached = [r['step'] for r in records if r['split'] == 'validation' and r['accuracy'] >= 0.5]
+    assert row['first_step_solved'] == (str(reached[0]) if reached else '')
+    assert row['solved'] == str(final['test_accuracy'] >= 0.5)
+  assert (tmp_path / 'accuracy_curves.png').stat().st_size > 0
+  mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.glob('grid_bits*/results.json')}
+  again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
+  assert again.returncode == 0, again.stderr
+  assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # finished runs were reused, not retrained
+  assert 'Largest K solved by the grid:' in again.stdout
