@@ -73,8 +73,8 @@ ApplyFn = Callable[[Any, Mapping[str, Array], Array], Array]
 BASELINE = 'none'  # the lesioned_layer of the unlesioned network in CSV files
 
 CSV_FIELDS = ('lesioned_layer', 'loss', 'accuracy', 'loss_increase', 'accuracy_drop')
-LOSS_RATIOS = (1.1, 2.0, 10.0, 100.0) # contrast thresholds of loss_l / loss_none (module docstring)
-MAX_ACCURACY_DROP = 0.01        # a lesion costing less than one accuracy point counts as idle
+LOSS_RATIOS = (1.1, 2.0, 10.0, 100.0)  # contrast thresholds of loss_l / loss_none (module docstring)
+MAX_ACCURACY_DROP = 0.01  # a lesion costing less than one accuracy point counts as idle
 
 
 @dataclasses.dataclass(frozen=True)
