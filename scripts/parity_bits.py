@@ -48,7 +48,8 @@ def main(argv):
       rows.append(dict(model=model, bits=bits, steps=results.get('step'), test_accuracy=results.get('test_accuracy'),
                        validation_accuracy=results.get('validation_accuracy'),
                        first_step_solved=reached[0] if reached else None, wall_time_s=results.get('wall_time_s'),
-                       solved=(results.get('test_accuracy') or 0.0) >= FLAGS.solved, run=run_dir))
+                       solved=(results.get('test_accuracy') or 0.0) >= FLAGS.solved,
+                       run=os.path.relpath(run_dir, FLAGS.workdir)))
       curves[f'{model}, {bits} bits'] = run_dir
       print(f"{model}, {bits} bits: " + ('diverged' if results.get('diverged') else
                                          f"test accuracy {results['test_accuracy']:.2%} after {results['step']} "
