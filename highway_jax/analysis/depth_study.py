@@ -38,8 +38,7 @@ import numpy as np
 from flax import linen as nn
 from matplotlib.figure import Figure
 
-from highway_jax import data
-from highway_jax.analysis.runs import train_or_reuse, with_step_budget, write_csv
+from highway_jax.analysis.runs import first_train_batch, train_or_reuse, with_step_budget, write_csv
 from highway_jax.training import losses
 from highway_jax.training.evaluation import evaluate_checkpoint
 from highway_jax.training.plots import save_figure, style_axes
@@ -79,12 +78,7 @@ def layer_gradient_norms(model: nn.Module, params: Any, batch: Mapping[str, Any]
 def initial_gradient_norms(config: ml_collections.ConfigDict, workdir: str | None = None) -> np.ndarray:
   """:func:`layer_gradient_norms` of ``config``'s model at initialisation on the first batch its run trains on."""
   s = setup(config, workdir)
-  batches = data.train_loader(s.dataset, batch_size=config.batch_size, seed=config.seed)
-  try:
-    batch = next(batches)
-  finally:
-    batches.close()
-  return layer_gradient_norms(s.model, s.init_state().params, batch)
+  return layer_gradient_norms(s.model, s.init_state().params, first_train_batch(s, config))
 
 
 def _selected(config: ml_collections.ConfigDict, run_dir: str, results: Mapping[str, Any]) -> dict[str, Any]:

@@ -114,6 +114,15 @@ def load_run(workdir: str, checkpoint: str | int = 'latest') -> LoadedRun:
   return LoadedRun(workdir=workdir, setup=s, params=state.params, step=step)
 
 
+def first_train_batch(s: Setup, config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The first training batch the run of ``config`` (set up as ``s``) trains on."""
+  batches = data.train_loader(s.dataset, batch_size=config.batch_size, seed=config.seed)
+  try:
+    return next(batches)
+  finally:
+    batches.close()
+
+
 def checked_batches(batches: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
   """``(index, batch)`` with ``batch['mask']`` filled in; ValueError for a malformed batch, or after
   the last one if there was no real example."""

@@ -41,8 +41,7 @@ import jax.numpy as jnp
 import ml_collections
 from matplotlib.figure import Figure
 
-from highway_jax import data
-from highway_jax.analysis.runs import train_or_reuse, with_step_budget, write_csv
+from highway_jax.analysis.runs import first_train_batch, train_or_reuse, with_step_budget, write_csv
 from highway_jax.training import parallel
 from highway_jax.training.evaluation import evaluate_checkpoint
 from highway_jax.training.loop import train_step
@@ -62,9 +61,7 @@ def train_step_cost(config: ml_collections.ConfigDict) -> dict[str, float]:
   s = setup(config, workdir=None)
   abstract = s.abstract_state()
   state = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype, device=x.sharding), abstract)
-  loader = data.train_loader(s.dataset, batch_size=config.batch_size, seed=config.seed)
-  batch = parallel.shard_batch(next(loader), s.mesh)
-  loader.close()
+  batch = parallel.shard_batch(first_train_batch(s, config), s.mesh)
   compiled = jax.jit(train_step, donate_argnums=(0,)).lower(state, batch, s.dropout_root).compile()
   memory = compiled.memory_analysis()
   times = []
