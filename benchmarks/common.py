@@ -5,7 +5,9 @@ callables end with ``jax.block_until_ready``). ``compare`` warms every candidate
 compiles), then runs them **interleaved**, round after round, so that a burst of load from another
 process hits all of them alike; it reports each candidate's median time and, for ratios, the median of
 the per-round paired ratios. Side-by-side ratios in one process are what these benchmarks are about:
-the absolute numbers move with the machine's load.
+the absolute numbers move with the machine's load. ``compare_isolated`` does the same with every
+candidate in its own fresh process (what ``benchmarks.recurrent`` does by default: candidates from
+different frameworks disturb each other inside one process).
 
 ``Trainer`` is the training step the model benchmarks time: a loss built from ``model.apply``, one
 jitted optax update with the state donated, and ``block()`` waiting for the *full* new state
@@ -109,6 +111,35 @@ def compare(candidates: Mapping[str, Callable[[], Any]], *, rounds: int = 10, wa
       timings[name].cpu_times.append(cpu)
     r += 1
   return timings
+
+
+def compare_isolated(names: Sequence[str], worker_argv: Callable[[str], list[str]], *,
+                     rounds: int = 3) -> tuple[dict[str, Timing], dict[str, dict]]:
+  """Times each candidate in its own fresh process, ``rounds`` times, interleaved.
+
+  ``worker_argv(name)`` is the command line (after ``python -m``) of a worker that builds candidate
+  ``name``, warms it up, times some steps and prints as its last stdout line a JSON object with
+  ``times`` and ``cpu_times`` (seconds per step). Round ``r`` runs one worker per candidate, the order
+  rotated by ``r`` so that no candidate always follows the same one. A candidate's time for a round is
+  the median of its worker's steps, so ``paired_ratio`` pairs processes of the same round. Nothing is
+  shared between candidates: no thread pools (PyTorch's OpenMP threads, XLA's), no allocator, no
+  compilation cache. Returns ``(timings, report)``: the last report of each candidate's worker.
+  """
+  root = Path(__file__).resolve().parent.parent
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get('PYTHONPATH')])))
+  timings = {name: Timing(name, []) for name in names}
+  reports = {}
+  for r in range(rounds):
+    for name in list(names)[r % len(names):] + list(names)[:r % len(names)]:
+      out = subprocess.run([sys.executable, '-m', *worker_argv(name)], capture_output=True, text=True,
+                           cwd=root, env=env)
+      if out.returncode != 0:
+        raise RuntimeError(f'benchmark worker for {name!r} failed (exit {out.returncode}):\n'
+                           f'{out.stderr[-2000:]}')
+      reports[name] = json.loads(out.stdout.strip().splitlines()[-1])
+      timings[name].times.append(statistics.median(reports[name]['times']))
+      timings[name].cpu_times.append(statistics.median(reports[name]['cpu_times']))
+  return timings, reports
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:

@@ -4,7 +4,14 @@ One training step = forward + backward + Adam update, batch 64, sequence 100, in
 loss = mean of the squared last hidden state (for a bidirectional stack: the top layer's forward output
 at t = T−1 plus its backward output at t = 0, i.e. both directions' final states).
 
-Candidates (all in one process, timed interleaved round by round; see ``benchmarks.common``):
+How it is timed (``Harness``): by default every candidate runs in its own fresh process, one per
+candidate and round, the order rotated each round (``common.compare_isolated``); a round's time is
+the median of its process's steps (after 2 warm-up steps), each step waiting for the new parameters
+and optimizer state; ratios are paired per round and reported as median and min–max over rounds.
+In one process (``--same-process``) PyTorch's and XLA's thread pools and allocators share the CPU
+between candidates; ``--study`` measures how each such choice moves the ratios (docs/performance.md).
+
+Candidates:
 
 * ours: ``highway_jax.recurrent.LSTM`` (± peepholes), ``GRU``, ``SimpleRNN``;
 * Flax: ``nn.RNN(nn.OptimizedLSTMCell)``, ``nn.RNN(nn.LSTMCell)``, ``nn.RNN(nn.GRUCell)``, ``nn.RNN(nn.SimpleCell)``
@@ -30,13 +37,15 @@ forward" rule overcounts the first layer.
 Usage::
 
     python -m benchmarks.recurrent            # full run, writes benchmarks/results/recurrent.json
-    python -m benchmarks.recurrent --quick    # fewer rounds
+    python -m benchmarks.recurrent --quick    # fewer rounds, no 4-layer stack
+    python -m benchmarks.recurrent --study    # the harness study: LSTM/GRU ratios under each choice
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +53,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from benchmarks import common
@@ -58,7 +68,8 @@ class Candidate:
   name: str
   cell: str            # 'lstm' | 'gru' | 'rnn'
   impl: str            # 'ours' | 'flax' | 'torch' | 'cudnn'
-  build: Callable[..., tuple[Callable[[], Any], float]]  # (shape, layers, bidir) -> (step, compile_s)
+  # (shape, layers, bidirectional, harness) -> (step, compile_s)
+  build: Callable[..., tuple[Callable[[], Any], float]]
 
 
 def matmul_flops(cell: str, batch: int, time: int, input: int, hidden: int, layers: int = 1,
@@ -81,20 +92,48 @@ def matmul_flops(cell: str, batch: int, time: int, input: int, hidden: int, laye
 # JAX candidates
 
 
-def _loss_from_outputs(y: jax.Array, hidden: int, bidirectional: bool) -> jax.Array:
+@dataclasses.dataclass(frozen=True)
+class Harness:
+  """How a step is measured: the choices that the harness study (``--study``) varies one at a time.
+
+  ``isolate``: each candidate in its own fresh process (``common.compare_isolated``) instead of all
+  in one process; ``loss``: ``'last'`` (mean square of the final hidden state, see the module
+  docstring) or ``'mse'`` (mean squared error of every output to a fixed random target);
+  ``block``: ``'state'`` (a step ends when its parameters and optimizer state are ready) or
+  ``'loss'`` (when its loss is); ``warmup``: untimed steps before timing.
+  """
+
+  isolate: bool = True
+  loss: str = 'last'
+  block: str = 'state'
+  warmup: int = 2
+
+
+def target_outputs(y_shape: tuple[int, ...]) -> Any:
+  """The fixed target of ``loss='mse'``: standard normal NumPy of the outputs' shape, seed 2."""
+  return np.random.default_rng(2).standard_normal(y_shape).astype(np.float32)
+
+
+def _loss_from_outputs(y: jax.Array, hidden: int, bidirectional: bool, loss: str) -> jax.Array:
+  if loss == 'mse':
+    return jnp.mean((y - target_outputs(y.shape)) ** 2)
   if bidirectional:
     return jnp.mean(y[:, -1, :hidden] ** 2) + jnp.mean(y[:, 0, hidden:] ** 2)
   return jnp.mean(y[:, -1] ** 2)
 
 
 def jax_train_step(apply_outputs: Callable[[Any, jax.Array], jax.Array], params: Any, x: jax.Array,
-                   hidden: int, bidirectional: bool) -> tuple[Callable[[], Any], float]:
-  """A stateful closure running one jitted (donated) fwd+bwd+Adam step; returns it and its compile s."""
+                   hidden: int, bidirectional: bool,
+                   harness: Harness = Harness()) -> tuple[Callable[[], Any], float]:
+  """A stateful closure running one jitted (donated) fwd+bwd+Adam step; returns it and its compile s.
+
+  The closure returns what ``harness.block`` says a step must wait for: the new state, or the loss.
+  """
   tx = optax.adam(1e-3)
   opt_state = jax.jit(tx.init)(params)
 
   def loss_fn(p):
-    return _loss_from_outputs(apply_outputs(p, x), hidden, bidirectional)
+    return _loss_from_outputs(apply_outputs(p, x), hidden, bidirectional, harness.loss)
 
   def step(p, s):
     loss, grads = jax.value_and_grad(loss_fn)(p)
@@ -107,17 +146,17 @@ def jax_train_step(apply_outputs: Callable[[Any, jax.Array], jax.Array], params:
 
   def run():
     state['params'], state['opt_state'], loss = compiled(state['params'], state['opt_state'])
-    return loss
+    return loss if harness.block == 'loss' else (state['params'], state['opt_state'])
 
   return run, compile_s
 
 
-def _flax_candidate(module: nn.Module, shape: dict, bidirectional: bool):
+def _flax_candidate(module: nn.Module, shape: dict, bidirectional: bool, harness: Harness):
   x = jax.random.normal(jax.random.key(1), (shape['batch'], shape['time'], shape['input']))
   # Jitted: eager init would compile every primitive on its own.
   params = jax.jit(module.init)(jax.random.key(0), x)['params']
   return jax_train_step(lambda p, x: module.apply({'params': p}, x), params, x, shape['hidden'],
-                        bidirectional)
+                        bidirectional, harness)
 
 
 class FlaxStack(nn.Module):
@@ -138,7 +177,7 @@ class FlaxStack(nn.Module):
 
 
 def _ours(layer_cls_name: str, **kwargs):
-  def build(shape, layers, bidirectional):
+  def build(shape, layers, bidirectional, harness):
     from highway_jax import recurrent
     layer = getattr(recurrent, layer_cls_name)(shape['hidden'], num_layers=layers,
                                                bidirectional=bidirectional, **kwargs)
@@ -148,19 +187,19 @@ def _ours(layer_cls_name: str, **kwargs):
       def __call__(self, x):
         return layer.clone(parent=self)(x)[0]
 
-    return _flax_candidate(Outputs(), shape, bidirectional)
+    return _flax_candidate(Outputs(), shape, bidirectional, harness)
   return build
 
 
 def _flax(cell_cls_name: str):
-  def build(shape, layers, bidirectional):
+  def build(shape, layers, bidirectional, harness):
     cell_cls = getattr(nn, cell_cls_name)
     module = FlaxStack(lambda: cell_cls(shape['hidden']), layers, bidirectional)
-    return _flax_candidate(module, shape, bidirectional)
+    return _flax_candidate(module, shape, bidirectional, harness)
   return build
 
 
-def _cudnn_lstm(shape, layers, bidirectional):
+def _cudnn_lstm(shape, layers, bidirectional, harness):
   from jax.experimental import rnn
   b, t, i, h = shape['batch'], shape['time'], shape['input'], shape['hidden']
   d = 2 if bidirectional else 1
@@ -174,7 +213,7 @@ def _cudnn_lstm(shape, layers, bidirectional):
                        dropout=0.0, bidirectional=bidirectional)
     return y
 
-  return jax_train_step(apply_outputs, weights, x, h, bidirectional)
+  return jax_train_step(apply_outputs, weights, x, h, bidirectional, harness)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -182,7 +221,7 @@ def _cudnn_lstm(shape, layers, bidirectional):
 
 
 def _torch(module_name: str):
-  def build(shape, layers, bidirectional):
+  def build(shape, layers, bidirectional, harness):
     torch = common.maybe_torch()
     torch.set_num_threads(common.num_threads())
     torch.manual_seed(0)
@@ -192,11 +231,15 @@ def _torch(module_name: str):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randn(shape['batch'], shape['time'], shape['input'], device=device)
     h = shape['hidden']
+    d = 2 if bidirectional else 1
+    target = torch.from_numpy(target_outputs((shape['batch'], shape['time'], d * h))).to(device)
 
     def run():
       opt.zero_grad(set_to_none=True)
       y, _ = model(x)
-      if bidirectional:
+      if harness.loss == 'mse':
+        loss = (y - target).pow(2).mean()
+      elif bidirectional:
         loss = y[:, -1, :h].pow(2).mean() + y[:, 0, h:].pow(2).mean()
       else:
         loss = y[:, -1].pow(2).mean()
@@ -251,13 +294,41 @@ def candidates(*, layers: int = 1, bidirectional: bool = False, include_torch: b
   return cands
 
 
-def run_table(cands: list[Candidate], shape: dict, *, layers: int, bidirectional: bool, rounds: int,
-              warmup: int, peak_gflops: float | None) -> list[dict]:
-  """Builds and times ``cands`` side by side; returns one row per candidate."""
-  steps, compile_s = {}, {}
+def time_candidates(cands: list[Candidate], shape: dict, *, layers: int, bidirectional: bool,
+                    rounds: int, harness: Harness, steps: int = 3) -> tuple[dict, dict]:
+  """``(timings, compile seconds)`` of ``cands``: in one process, or one fresh process per candidate
+  and round (``harness.isolate``; each worker times ``steps`` steps, the round's time is their median)."""
+  if harness.isolate:
+    def worker_argv(name):
+      return ['benchmarks.recurrent', '--worker', name, '--worker-config', json.dumps(
+          {'shape': shape, 'layers': layers, 'bidirectional': bidirectional, 'steps': steps,
+           'harness': dataclasses.asdict(harness)})]
+    timings, reports = common.compare_isolated([c.name for c in cands], worker_argv, rounds=rounds)
+    return timings, {name: report['compile_s'] for name, report in reports.items()}
+  steps_fns, compile_s = {}, {}
   for cand in cands:
-    steps[cand.name], compile_s[cand.name] = cand.build(shape, layers, bidirectional)
-  timings = common.compare(steps, rounds=rounds, warmup=warmup)
+    steps_fns[cand.name], compile_s[cand.name] = cand.build(shape, layers, bidirectional, harness)
+  return common.compare(steps_fns, rounds=rounds, warmup=harness.warmup), compile_s
+
+
+def worker(name: str, config: dict) -> dict:
+  """One candidate in this process: warm-up, then ``steps`` timed steps (``time_candidates``)."""
+  harness = Harness(**config['harness'])
+  # Only a torch worker imports torch (seconds, and its thread pool).
+  [cand] = [c for c in candidates(include_options=True, include_torch=name.startswith('torch')) if c.name == name]
+  run, compile_s = cand.build(config['shape'], config['layers'], config['bidirectional'], harness)
+  for _ in range(harness.warmup):
+    common.time_once(run)
+  times = [common.time_once(run) for _ in range(config['steps'])]
+  return {'name': name, 'compile_s': compile_s, 'times': [t[0] for t in times],
+          'cpu_times': [t[1] for t in times]}
+
+
+def run_table(cands: list[Candidate], shape: dict, *, layers: int, bidirectional: bool, rounds: int,
+              harness: Harness, peak_gflops: float | None) -> list[dict]:
+  """Builds and times ``cands`` side by side; returns one row per candidate."""
+  timings, compile_s = time_candidates(cands, shape, layers=layers, bidirectional=bidirectional,
+                                       rounds=rounds, harness=harness)
   rows = []
   for cand in cands:
     t = timings[cand.name]
@@ -271,35 +342,68 @@ def run_table(cands: list[Candidate], shape: dict, *, layers: int, bidirectional
         'fraction_of_peak': gflops / peak_gflops if peak_gflops else None,
         'floor_ms': 1e3 * flops['train'] / (peak_gflops * 1e9) if peak_gflops else None,
     }
-    flax_refs = [c for c in cands if c.impl == 'flax' and c.cell == cand.cell]
-    if flax_refs:
-      best = min(flax_refs, key=lambda c: timings[c.name].median_ms)
-      row['flax_best'] = best.name
-      row['vs_flax_best'] = common.paired_ratio(t, timings[best.name])
-    torch_refs = [c for c in cands if c.impl == 'torch' and c.cell == cand.cell]
-    if torch_refs:
-      row['vs_torch'] = common.paired_ratio(t, timings[torch_refs[0].name])
+    for key, refs in (('flax', [c for c in cands if c.impl == 'flax' and c.cell == cand.cell]),
+                      ('torch', [c for c in cands if c.impl == 'torch' and c.cell == cand.cell])):
+      if refs:
+        best = min(refs, key=lambda c: timings[c.name].median_ms)
+        column = 'vs_flax_best' if key == 'flax' else 'vs_torch'
+        ratio = common.spread([x / y for x, y in zip(t.times, timings[best.name].times)])
+        row[column], row[f'{column}_min'], row[f'{column}_max'] = ratio['median'], ratio['min'], ratio['max']
+        if key == 'flax':
+          row['flax_best'] = best.name
     rows.append(row)
   return rows
 
 
-COLUMNS = ['candidate', 'median_ms', 'iqr_ms', 'min_ms', 'cpu_ms', 'vs_flax_best', 'vs_torch',
-           'compile_s', 'achieved_gflops', 'fraction_of_peak']
+COLUMNS = ['candidate', 'median_ms', 'iqr_ms', 'min_ms', 'cpu_ms', 'vs_flax_best', 'vs_torch', 'vs_torch_min',
+           'vs_torch_max', 'compile_s', 'achieved_gflops', 'fraction_of_peak']
 
 
 def targets(rows: list[dict]) -> list[dict]:
-  """Issue 6's CPU targets for our LSTM and GRU: ≤ 0.9× Flax's best, ≤ 1.0× PyTorch."""
+  """Issue 11's CPU targets: our LSTM and GRU ≤ 0.9× Flax's best; LSTM ≤ 1.0×, GRU ≤ 0.95× PyTorch."""
   out = []
   for row in rows:
     if row['impl'] != 'ours' or row['cell'] not in ('lstm', 'gru'):
       continue
     if row.get('vs_flax_best') is not None:
-      out.append({'target': f'{row["candidate"]} ≤ 0.9× {row["flax_best"]}',
-                  'measured': row['vs_flax_best'], 'met': row['vs_flax_best'] <= 0.9})
+      out.append({'target': f'{row["candidate"]} ≤ 0.9× {row["flax_best"]}', 'measured': row['vs_flax_best'],
+                  'min': row['vs_flax_best_min'], 'max': row['vs_flax_best_max'], 'met': row['vs_flax_best'] <= 0.9})
     if row.get('vs_torch') is not None:
-      out.append({'target': f'{row["candidate"]} ≤ 1.0× torch', 'measured': row['vs_torch'],
-                  'met': row['vs_torch'] <= 1.0})
+      limit = 1.0 if row['cell'] == 'lstm' else 0.95
+      out.append({'target': f'{row["candidate"]} ≤ {limit}× torch', 'measured': row['vs_torch'],
+                  'min': row['vs_torch_min'], 'max': row['vs_torch_max'], 'met': row['vs_torch'] <= limit})
   return out
+
+
+STUDY = {  # the harness choices varied one at a time from the default (``--study``)
+    'default (fresh process per candidate, loss on the last state, wait for the state, 2 warm-up)': Harness(),
+    'one process for all candidates': Harness(isolate=False),
+    'loss: MSE of every output to a fixed target': Harness(loss='mse'),
+    'wait for the loss only': Harness(block='loss'),
+    'one warm-up step': Harness(warmup=1),
+}
+STUDY_CANDIDATES = r'^(ours LSTM|flax OptimizedLSTMCell|torch LSTM|ours GRU|flax GRUCell|torch GRU)$'
+
+
+def harness_study(shape: dict, rounds: int) -> list[dict]:
+  """The paired ratios of ``STUDY_CANDIDATES`` under each harness of ``STUDY`` (issue 11, item 0)."""
+  cands = [c for c in candidates(include_rnn=False, include_slow_flax=False) if re.search(STUDY_CANDIDATES, c.name)]
+  out = []
+  for label, harness in STUDY.items():
+    rows = run_table(cands, shape, layers=1, bidirectional=False, rounds=rounds, harness=harness,
+                     peak_gflops=None)
+    for row in rows:
+      if row['impl'] == 'ours':
+        out.append({'harness': label, 'candidate': row['candidate'], 'median_ms': row['median_ms'],
+                    **{k: row.get(k) for k in ('vs_torch', 'vs_torch_min', 'vs_torch_max', 'vs_flax_best',
+                                               'vs_flax_best_min', 'vs_flax_best_max')}})
+    print(f'\n{label}\n' + common.format_table([r for r in out if r['harness'] == label], STUDY_COLUMNS,
+                                                 floatfmt='.3g'), flush=True)
+  return out
+
+
+STUDY_COLUMNS = ['candidate', 'median_ms', 'vs_torch', 'vs_torch_min', 'vs_torch_max', 'vs_flax_best',
+                 'vs_flax_best_min', 'vs_flax_best_max']
 
 
 def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> dict:
@@ -310,12 +414,28 @@ def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> 
   parser.add_argument('--only', default=None, help='regex on candidate names')
   parser.add_argument('--no-torch', action='store_true')
   parser.add_argument('--no-stack', action='store_true', help='skip the 4-layer bidirectional table')
+  parser.add_argument('--same-process', action='store_true',
+                      help='all candidates in this process (default: a fresh process per candidate and round)')
+  parser.add_argument('--study', action='store_true',
+                      help='the harness study: the LSTM/GRU ratios under each choice of STUDY, nothing else')
   parser.add_argument('--results-dir', default=None)
+  parser.add_argument('--worker', default=None, help=argparse.SUPPRESS)
+  parser.add_argument('--worker-config', default=None, help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
+  if args.worker:
+    print(json.dumps(worker(args.worker, json.loads(args.worker_config))))
+    return {}
 
   shape = TINY_SHAPE if args.tiny else FULL_SHAPE
-  rounds = args.rounds or (3 if args.quick or args.tiny else 15)
-  warmup = 1 if args.quick or args.tiny else 2
+  rounds = args.rounds or (3 if args.quick or args.tiny else 10)
+  harness = Harness(isolate=not args.same_process, warmup=1 if args.tiny else 2)
+  if args.study:
+    print(common.header(f'Harness study: recurrent training step, shapes {shape}, {rounds} rounds'))
+    rows = harness_study(shape, rounds)
+    path = common.write_json('recurrent_study_tiny' if args.tiny else 'recurrent_study',
+                             {'shape': shape, 'rounds': rounds, 'rows': rows}, args.results_dir)
+    print(f'\nwrote {path}')
+    return {'rows': rows}
   if peak_gflops is None and not args.tiny:
     from benchmarks import peak
     peak_gflops = peak.measure_peak(quick=True)['peak_gflops']
@@ -331,10 +451,11 @@ def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> 
   if peak_gflops:
     print(f'float32 matmul peak used for the fractions: {peak_gflops:.0f} GFLOP/s\n')
   single = run_table(select(candidates(include_torch=not args.no_torch, include_options=True)),
-                     shape, layers=1,
-                     bidirectional=False, rounds=rounds, warmup=warmup, peak_gflops=peak_gflops)
+                     shape, layers=1, bidirectional=False, rounds=rounds, harness=harness,
+                     peak_gflops=peak_gflops)
   print(common.format_table(single, COLUMNS, floatfmt='.3g'))
-  payload = {'shape': shape, 'rounds': rounds, 'peak_gflops': peak_gflops, 'single_layer': single,
+  payload = {'shape': shape, 'rounds': rounds, 'harness': dataclasses.asdict(harness),
+             'peak_gflops': peak_gflops, 'single_layer': single,
              'recurrent_defaults': recurrent_defaults()}
 
   if not (args.quick or args.no_stack):
@@ -342,7 +463,7 @@ def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> 
     stack_cands = select(candidates(include_torch=not args.no_torch, include_rnn=False,
                                     include_slow_flax=False))
     stack = run_table(stack_cands, shape, layers=4, bidirectional=True,
-                      rounds=max(3, rounds // 3) if not args.tiny else rounds, warmup=1,
+                      rounds=max(3, rounds // 3) if not args.tiny else rounds, harness=harness,
                       peak_gflops=peak_gflops)
     print(common.format_table(stack, COLUMNS, floatfmt='.3g'))
     payload['bidirectional_4_layers'] = stack
@@ -352,7 +473,8 @@ def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> 
     payload['targets_bidirectional_4_layers'] = targets(payload['bidirectional_4_layers'])
   print('\nTargets (single layer):')
   for t in payload['targets']:
-    print(f'  {t["target"]}: measured {t["measured"]:.2f}× -> {"met" if t["met"] else "MISSED"}')
+    print(f'  {t["target"]}: measured {t["measured"]:.2f}× (rounds {t["min"]:.2f}–{t["max"]:.2f}) -> '
+          f'{"met" if t["met"] else "MISSED"}')
   path = common.write_json('recurrent_tiny' if args.tiny else 'recurrent', payload,
                            args.results_dir)
   print(f'\nwrote {path}')

@@ -30,7 +30,9 @@ from benchmarks import breakdown, common, conv_unroll, depth, levers, peak, pipe
 
 # --tiny: one or two candidates per benchmark, so that the whole run takes seconds.
 TINY_ARGS = {
-    'recurrent': ['--tiny', '--no-stack', '--only', r'^(ours LSTM|flax OptimizedLSTMCell|torch LSTM)$'],
+    # Two rounds of a fresh process per candidate (the default harness), three candidates.
+    'recurrent': ['--tiny', '--no-stack', '--rounds', '2',
+                  '--only', r'^(ours LSTM|flax OptimizedLSTMCell|torch LSTM)$'],
     'levers': ['--tiny', '--cells', 'rnn'],
     'depth': ['--tiny'],
     'throughput': ['--tiny', '--configs', 'mnist1d_gru'],

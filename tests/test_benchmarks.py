@@ -37,6 +37,11 @@ def test_run_all_tiny(tmp_path):
                    'breakdown_tiny', 'conv_unroll_tiny', 'pipeline_tiny'}
   record = json.loads((tmp_path / 'recurrent_tiny.json').read_text())
   assert record['machine']['jax'] and record['single_layer']
+  assert record['harness']['isolate']  # one fresh process per candidate and round
+  for row in record['single_layer']:
+    assert len(row['times_s']) == 2 and row['median_ms'] > 0, row
+    if row['candidate'] == 'ours LSTM' and 'vs_torch' in row:
+      assert row['vs_torch_min'] <= row['vs_torch'] <= row['vs_torch_max']
   for row in results['levers']['rows']:
     assert row['max_grad_rel_err'] < 1e-4, row['variant']
   depth_rows = results['depth']['rows']
