@@ -21,7 +21,8 @@ unchanged; slicing a fused gate block inside a scan body is slow on CPU), and th
 (2 for the LSTM's ``(c, h)``) shapes ``initialize_carry``. A cell whose step is
 ``pointwise(weights, carry, projected, h @ U)`` (``h`` the carry's last array) says so with
 ``recurrent_kernel(weights) -> U`` (default None) and that ``pointwise``; the sequence layers can then
-compute ``U``'s gradient over many steps at once (``backward_chunk``). ``docs/adding_a_cell.md`` walks through a new cell.
+compute ``U``'s gradient over many steps at once (``backward_chunk``). ``docs/adding_a_cell.md`` walks
+through a new cell.
 
 Parameter layouts (part of the API). Kernels are ``(in, out)`` like ``flax.linen.Dense``; where gates are
 fused along the last axis, each gate block is initialised independently (``kernel_init`` for input

@@ -52,9 +52,10 @@ docs/performance.md). ``hoist_input_projection`` computes the input projections 
 matmul before the loop. ``unroll`` is passed to ``jax.lax.scan``. ``backward_chunk=K >= 1`` replaces JAX's gradient
 of the loop by ``chunked_backward_scan``'s, which computes the weight gradients once per chunk of K steps (one
 ``(K·batch)``-row matmul each) instead of once per step, for cells whose step is pointwise in ``(W x + b, h U)``
-(LSTM, fused GRU with ``reset_after``, SimpleRNN; others keep JAX's gradient); 0 keeps JAX's. ``None`` picks the
+(LSTM, fused GRU with ``reset_after``, SimpleRNN; others keep JAX's gradient); 0 keeps JAX's. Being a
+``jax.custom_vjp``, it supports reverse-mode differentiation only (``jax.jvp``/``jacfwd`` need 0). ``None`` picks the
 backend's default (``BACKEND_DEFAULTS``, set from ``python -m benchmarks.levers --quick``; on CPU: no hoisting,
-``unroll=1``, ``backward_chunk=0``). All options compute the same function.
+``unroll=1``, ``backward_chunk=5`` for the LSTM and 0 for the others). All options compute the same function.
 
 Constructor: ``features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init`` and the
 cell options (``peepholes, forget_bias_init`` for LSTM, ``reset_after`` for GRU, ``activation`` for
@@ -102,16 +103,20 @@ def default_fuse_gates() -> bool:
 
 
 # Per-backend defaults of the speed options (None in a layer's constructor): set from the decision table of
-# ``python -m benchmarks.levers --quick`` run on that backend; a backend not listed gets 'other'.
+# ``python -m benchmarks.levers --quick`` run on that backend; a backend not listed gets 'other'. A value may
+# be a dict by cell class name, 'other' for the rest. CPU: the chunked backward wins for the LSTM (0.86x)
+# and loses for the GRU (1.1x), whose default step already runs at ~80% of the matmul peak.
 BACKEND_DEFAULTS = {
-    'cpu': {'hoist_input_projection': False, 'unroll': 1, 'backward_chunk': 0},
+    'cpu': {'hoist_input_projection': False, 'unroll': 1, 'backward_chunk': {'LSTMCell': 5, 'other': 0}},
     'other': {'hoist_input_projection': True, 'unroll': 1, 'backward_chunk': 0},
 }
 
 
-def backend_default(option: str) -> Any:
-  """This backend's default for a speed option of ``SequenceLayer`` (``BACKEND_DEFAULTS``)."""
-  return BACKEND_DEFAULTS.get(jax.default_backend(), BACKEND_DEFAULTS['other'])[option]
+def backend_default(option: str, cell: type | None = None) -> Any:
+  """This backend's default for a speed option of ``SequenceLayer`` and the cell class ``cell``
+  (``BACKEND_DEFAULTS``)."""
+  value = BACKEND_DEFAULTS.get(jax.default_backend(), BACKEND_DEFAULTS['other'])[option]
+  return value.get(getattr(cell, '__name__', None), value['other']) if isinstance(value, dict) else value
 
 
 def default_hoist_input_projection() -> bool:
@@ -183,6 +188,18 @@ def chunked_backward_scan(cell: Any, weights: Any, kernel: Array, x: Array, carr
   time = x.shape[0]
   chunk = max(k for k in range(1, min(chunk, time) + 1) if time % k == 0)
   hidden = lambda c: jax.tree.leaves(c)[-1]
+  # Differentiate pointwise only w.r.t. the weights it reads (peepholes, GRU's b_hn): the backward loop
+  # then carries no zero gradients of the kernels.
+  leaves, treedef = jax.tree.flatten(weights)
+  probe = jax.make_jaxpr(lambda w: cell.pointwise(jax.tree.unflatten(treedef, w), carry,
+                                                  cell.project_input(weights, x[0]), hidden(carry) @ kernel))(leaves)
+  read = {id(v) for eqn in probe.jaxpr.eqns for v in eqn.invars} | {id(v) for v in probe.jaxpr.outvars}
+  used = [id(v) in read for v in probe.jaxpr.invars]
+  select = lambda w: [a for a, u in zip(jax.tree.leaves(w), used) if u]
+
+  def merge(selected, rest):  # the weights tree: selected leaves where used, those of rest elsewhere
+    selected = iter(selected)
+    return jax.tree.unflatten(treedef, [next(selected) if u else a for a, u in zip(jax.tree.leaves(rest), used)])
 
   def forward(weights, kernel, x, carry, mask):
     xs = cell.project_input(weights, x) if hoist else x
@@ -191,8 +208,8 @@ def chunked_backward_scan(cell: Any, weights: Any, kernel: Array, x: Array, carr
       inputs, m = step_inputs
       projected = inputs if hoist else cell.project_input(weights, inputs)
       h = hidden(carry)
-      out, pointwise_vjp = jax.vjp(lambda w, c, p, r: _masked(cell.pointwise, w, c, m, p, r),
-                                   weights, carry, projected, h @ kernel)
+      out, pointwise_vjp = jax.vjp(lambda w, c, p, r: _masked(cell.pointwise, merge(w, weights), c, m, p, r),
+                                   select(weights), carry, projected, h @ kernel)
       return out[0], (out[1], h, pointwise_vjp)
 
     final, (ys, hs, vjps) = jax.lax.scan(body, carry, (xs, mask), reverse=reverse, unroll=unroll)
@@ -203,28 +220,29 @@ def chunked_backward_scan(cell: Any, weights: Any, kernel: Array, x: Array, carr
     d_ys, d_final = cotangents
 
     def chunk_body(acc, chunk_inputs):
-      d_carry, d_weights, d_kernel = acc
+      d_carry, d_selected, d_weights, d_kernel = acc
       x_k, hs_k, vjps_k, d_ys_k = chunk_inputs
 
       def step_body(acc, step_inputs):
-        d_carry, d_weights = acc
+        d_carry, d_selected = acc
         pointwise_vjp, d_y = step_inputs
         d_w, d_carry, d_p, d_r = pointwise_vjp((d_carry, d_y))
         *rest, d_h = jax.tree.leaves(d_carry)
         d_carry = jax.tree.unflatten(jax.tree.structure(d_carry), [*rest, d_h + d_r @ kernel.T])
-        return (d_carry, _add(d_weights, d_w)), (d_p, d_r)
+        return (d_carry, _add(d_selected, d_w)), (d_p, d_r)
 
-      (d_carry, d_weights), (d_ps, d_rs) = jax.lax.scan(step_body, (d_carry, d_weights), (vjps_k, d_ys_k),
-                                                        reverse=not reverse, unroll=unroll)
+      (d_carry, d_selected), (d_ps, d_rs) = jax.lax.scan(step_body, (d_carry, d_selected), (vjps_k, d_ys_k),
+                                                         reverse=not reverse, unroll=unroll)
       d_kernel = d_kernel + jnp.einsum('kbh,kbg->hg', hs_k, d_rs).astype(d_kernel.dtype)
       d_w, d_x = jax.vjp(cell.project_input, weights, x_k)[1](d_ps)
-      return (d_carry, _add(d_weights, d_w), d_kernel), d_x
+      return (d_carry, d_selected, _add(d_weights, d_w), d_kernel), d_x
 
     by_chunk = lambda a: a.reshape(time // chunk, chunk, *a.shape[1:])
-    acc = (d_final, jax.tree.map(jnp.zeros_like, weights), jnp.zeros_like(kernel))
-    (d_carry, d_weights, d_kernel), d_x = jax.lax.scan(
+    zeros = jax.tree.map(jnp.zeros_like, weights)
+    acc = (d_final, select(zeros), zeros, jnp.zeros_like(kernel))
+    (d_carry, d_selected, d_weights, d_kernel), d_x = jax.lax.scan(
         chunk_body, acc, jax.tree.map(by_chunk, (x, hs, vjps, d_ys)), reverse=not reverse)
-    return d_weights, d_kernel, d_x.reshape(x.shape), d_carry, None
+    return _add(d_weights, merge(d_selected, zeros)), d_kernel, d_x.reshape(x.shape), d_carry, None
 
   def forward_with_residuals(weights, kernel, x, carry, mask):
     out, (hs, vjps) = forward(weights, kernel, x, carry, mask)
@@ -324,7 +342,8 @@ class SequenceLayer(nn.Module):
     if self.num_layers < 1:
       raise ValueError(f'num_layers must be >= 1, got {self.num_layers}.')
     gating.check_dropout_rate(self.dropout_rate)
-    speed = {name: backend_default(name) if getattr(self, name) is None else getattr(self, name)
+    cell_type, cell_kwargs = self.cell_spec()
+    speed = {name: backend_default(name, cell_type) if getattr(self, name) is None else getattr(self, name)
              for name in ('hoist_input_projection', 'unroll', 'backward_chunk')}
     if speed['unroll'] < 1 or speed['backward_chunk'] < 0:
       raise ValueError(f'unroll must be >= 1 and backward_chunk >= 0 (0: JAX\'s own scan gradient), got '
@@ -332,7 +351,6 @@ class SequenceLayer(nn.Module):
     batch, time, in_features = inputs.shape
     mask = gating.sequence_mask(seq_lengths, batch, time)
 
-    cell_type, cell_kwargs = self.cell_spec()
     cell_kwargs = dict(cell_kwargs, features=self.features, kernel_init=self.kernel_init,
                        recurrent_kernel_init=self.recurrent_kernel_init, bias_init=self.bias_init,
                        dtype=self.dtype, param_dtype=self.param_dtype)
