@@ -7,12 +7,14 @@ hidden 256, loss on the last hidden state, as in ``benchmarks.recurrent``):
 * ``forward+backward``: the jitted ``value_and_grad`` (the backward pass is the difference);
 * ``train step``: ``value_and_grad`` plus the Adam update (the update is the difference);
 
-for ``highway_jax.recurrent.LSTM`` (library defaults), Flax's ``nn.RNN(nn.OptimizedLSTMCell)`` and,
+for ``highway_jax.recurrent.LSTM`` (library defaults, and with the other setting of ``backward_chunk``:
+``CHUNK`` if the default is JAX's own scan gradient, else 0), Flax's ``nn.RNN(nn.OptimizedLSTMCell)`` and,
 when installed, ``torch.nn.LSTM`` (same thread count). The forward pass of an LSTM is a chain of 100
 dependent ``(64, 256) @ (256, 1024)`` matmuls plus gate arithmetic; the backward pass adds, per step,
 the gradient w.r.t. ``h`` (another such matmul) and the recurrent kernel's gradient ``h_{t-1}ᵀ δ_t``
 (a matmul contracting over the batch of 64 only, accumulated into the ``(256, 1024)`` kernel gradient
-inside the loop), which PyTorch instead computes after the loop as one matmul over time × batch.
+inside the loop), which PyTorch instead computes after the loop as one matmul over time × batch, and
+``backward_chunk=K`` once per chunk of K steps (K × batch rows).
 
 Usage::
 
@@ -30,6 +32,10 @@ import optax
 
 from benchmarks import common
 from benchmarks.recurrent import FULL_SHAPE, TINY_SHAPE
+from highway_jax.cells import LSTMCell
+from highway_jax.recurrent import LSTM, backend_default
+
+CHUNK = 5  # the chunk of the chunked backward compared with JAX's scan gradient (benchmarks.levers' best on CPU)
 
 
 def _jax_parts(module: nn.Module, x: jax.Array, time_major_out: bool = False) -> dict:
@@ -96,9 +102,10 @@ def main(argv: list[str] | None = None) -> dict:
   args = parser.parse_args(argv)
   shape = TINY_SHAPE if args.tiny else FULL_SHAPE
   rounds = 3 if args.tiny else 5 if args.quick else 15
-  from highway_jax import recurrent
   x = jax.random.normal(jax.random.key(1), (shape['batch'], shape['time'], shape['input']))
-  impls = {'ours LSTM': _jax_parts(recurrent.LSTM(shape['hidden']), x),
+  other_chunk = CHUNK if backend_default('backward_chunk', LSTMCell) == 0 else 0
+  impls = {'ours LSTM': _jax_parts(LSTM(shape['hidden']), x),
+           f'ours LSTM backward_chunk={other_chunk}': _jax_parts(LSTM(shape['hidden'], backward_chunk=other_chunk), x),
            'flax OptimizedLSTMCell': _jax_parts(nn.RNN(nn.OptimizedLSTMCell(shape['hidden'])), x)}
   torch_parts = _torch_parts(shape)
   if torch_parts is not None:

@@ -6,14 +6,24 @@ sequence 100, input 128, hidden 256), interleaved in one process.
 
 The library's layers (``highway_jax.recurrent``) with their options:
 
-* ``ours``: the library's defaults on this backend (``fuse_gates``, ``hoist_input_projection``);
-* ``ours fuse_gates=True|False``: one ``(B, H) @ (H, G·H)`` recurrent matmul per step split into gates
-  afterwards, or per-gate weight arrays split once before the scan (G matmuls per step);
-* ``ours hoist``: ``hoist_input_projection=True`` (one ``(T·B, in) @ (in, H)`` matmul per gate before
-  the scan);
-* ``ours unroll=k``: ``jax.lax.scan(..., unroll=k)``;
-* ``ours without donation``: the train step without ``donate_argnums`` (every other variant donates
-  the parameters and optimizer state).
+* ``ours``: the library's defaults on this backend (``recurrent.BACKEND_DEFAULTS``, ``fuse_gates``);
+* ``ours … unroll=u backward_chunk=K [hoist=…]``: the speed options of ``SPEED_OPTIONS``
+  (``speed_options``): ``jax.lax.scan(..., unroll=u)``; the chunked backward
+  (``recurrent.chunked_backward_scan``: per step only the pointwise gate backward and ``δ Uᵀ``, per chunk
+  of K steps one ``(K·B)``-row matmul each for ``dU``, ``dW``, ``db`` and ``dx``; K = 0 is JAX's own
+  scan gradient), swept over K ∈ {1, 5, 10, 25, 100} and combined with unroll; the input projection
+  hoisted out of the loop or not. On an accelerator unroll goes up to 16;
+* ``ours fuse_gates=False``: per-gate weight arrays split once before the scan (G matmuls per step)
+  instead of one ``(B, H) @ (H, G·H)`` matmul split into gates afterwards.
+
+The **decision table** (``decision``) ranks every speed-option setting by the geometric mean over cells
+of its paired ratio to the current defaults and prints the ``BACKEND_DEFAULTS`` entry to paste into
+``highway_jax/recurrent.py`` (the best setting if it wins by more than 3%, else the current one).
+
+The **XLA flag sweep** (``--xla-sweep``; flags in ``XLA_SWEEP`` or given ``;``-separated) runs each
+``XLA_FLAGS`` setting in a fresh process (XLA reads the flags once), timing the library's default step
+against PyTorch's layer, which the flags cannot move: its ours/torch ratio per setting is comparable
+across processes. A flag XLA rejects is reported as an error.
 
 Alternatives, written here in plain ``jax.numpy`` on the library's fused parameter layout
 (``input/kernel (in, G·H)``, ``recurrent/kernel (H, G·H)``, G = 4 LSTM / 3 GRU / 1 RNN):
@@ -36,22 +46,33 @@ Alternatives, written here in plain ``jax.numpy`` on the library's fused paramet
 
 Usage::
 
-    python -m benchmarks.levers [--quick] [--cells lstm,gru,rnn]
+    python -m benchmarks.levers [--quick] [--cells lstm,gru,rnn] [--match REGEX] [--rounds N]
+    python -m benchmarks.levers --quick                 # on a GPU: the table that sets its defaults
+    python -m benchmarks.levers --xla-sweep [--cells lstm,gru] [--rounds N]
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from benchmarks import common
 from benchmarks.recurrent import FULL_SHAPE, TINY_SHAPE, matmul_flops
+from highway_jax.recurrent import GRU, LSTM, SimpleRNN, backend_default
 
 sigmoid = jax.nn.sigmoid
 
@@ -225,10 +246,36 @@ def handwritten_lstm_forward(params: dict, x: jax.Array) -> jax.Array:
 # Parameters: the library's layout, read into the fused form used above
 
 
+LAYERS = {'lstm': LSTM, 'gru': GRU, 'rnn': SimpleRNN}
+
+
 def library_layer(cell: str, hidden: int, **kwargs):
-  from highway_jax import recurrent
-  cls = {'lstm': recurrent.LSTM, 'gru': recurrent.GRU, 'rnn': recurrent.SimpleRNN}[cell]
-  return cls(hidden, **kwargs)
+  return LAYERS[cell](hidden, **kwargs)
+
+
+def cell_defaults(cell: str) -> dict:
+  """The speed options the library picks on this backend for ``cell``."""
+  cell_class = LAYERS[cell](1).cell_spec()[0]
+  return {k: backend_default(k, cell_class) for k in SPEED_OPTIONS}
+
+
+def torch_step(cell: str, shape: dict) -> Callable[[], None]:
+  """PyTorch's layer (``nn.LSTM`` / ``GRU`` / ``RNN``, same threads) doing the same step, on the CPU."""
+  torch = common.maybe_torch()
+  if torch is None:
+    raise SystemExit('the PyTorch anchor (--torch-anchor, --xla-sweep) needs torch: pip install torch')
+  torch.set_num_threads(common.num_threads())
+  torch.manual_seed(0)
+  name = {'lstm': 'LSTM', 'gru': 'GRU', 'rnn': 'RNN'}[cell]
+  model = getattr(torch.nn, name)(shape['input'], shape['hidden'], batch_first=True)
+  opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+  x = torch.randn(shape['batch'], shape['time'], shape['input'])
+
+  def run():
+    opt.zero_grad(set_to_none=True)
+    model(x)[0][:, -1].pow(2).mean().backward()
+    opt.step()
+  return run
 
 
 def fused_params(cell: str, library_params: dict) -> dict:
@@ -290,28 +337,56 @@ def train_step(forward: Callable[[Any, jax.Array], jax.Array], params: Any, x: j
   return run, jax.jit(jax.grad(loss_fn))
 
 
-def variants(cell: str, quick: bool, tiny: bool = False) -> dict[str, tuple[str, dict]]:
-  """name -> (kind, options); kind 'library' runs highway_jax.recurrent, 'fused' / 'handwritten'
-  the implementations above."""
+def _library(cell: str, options: dict) -> tuple[str, tuple[str, dict]]:
+  words = ' '.join(f'{"hoist" if k == "hoist_input_projection" else k}={v}' for k, v in options.items())
+  return f'ours {cell} {words}'.strip(), ('library', options)
+
+
+SPEED_OPTIONS = ('hoist_input_projection', 'unroll', 'backward_chunk')  # keys of recurrent.BACKEND_DEFAULTS
+
+# XLA_FLAGS settings of the flag sweep (one fresh process each: XLA reads them once, at start).
+XLA_SWEEP = ('', '--xla_cpu_multi_thread_eigen=false', '--xla_cpu_enable_fast_math=true',
+             '--xla_cpu_use_thunk_runtime=false', '--xla_cpu_use_xnnpack=true', '--xla_cpu_use_onednn=true',
+             '--xla_cpu_prefer_vector_width=512')
+
+
+def speed_options(accelerator: bool) -> list[dict]:
+  """The library's speed-option settings timed (against the defaults) to choose the backend defaults:
+  unroll, the chunked backward's chunk K (``backward_chunk``) and the two together."""
+  unrolls = (1, 2, 4, 8, 16) if accelerator else (1, 2, 4)
+  chunks = (1, 5, 10, 25, 100)
+  out = [{'unroll': u, 'backward_chunk': 0} for u in unrolls]
+  out += [{'unroll': 1, 'backward_chunk': k} for k in chunks]
+  out += [{'unroll': u, 'backward_chunk': k} for u in unrolls[1:4] for k in (10, 100)]
+  hoist = not backend_default('hoist_input_projection')
+  out += [{'hoist_input_projection': hoist, 'unroll': 1, 'backward_chunk': k} for k in (0, 100)]
+  return out
+
+
+def variants(cell: str, quick: bool, tiny: bool = False, only_torch_anchor: bool = False,
+             accelerator: bool = False) -> dict[str, tuple[str, dict]]:
+  """name -> (kind, options); kind 'library' runs highway_jax.recurrent with these options, 'fused' /
+  'handwritten' the implementations above, 'torch' PyTorch's layer (the anchor of the XLA flag sweep)."""
+  if only_torch_anchor:
+    return {f'ours {cell}': ('library', {}), f'torch {cell}': ('torch', {})}
   if tiny:
     return {f'ours {cell}': ('library', {}), f'fused {cell}': ('fused', {'hoist': False, 'batched_dw': False}),
-            f'batched dW {cell}': ('fused', {'hoist': True, 'batched_dw': True})}
-  out = {
-      f'ours {cell}': ('library', {}),
-      f'ours {cell} fuse_gates=True': ('library', {'fuse_gates': True}),
+            f'batched dW {cell}': ('fused', {'hoist': True, 'batched_dw': True}),
+            **dict(_library(cell, {'backward_chunk': k, 'unroll': 2}) for k in (2, 4))}
+  defaults = cell_defaults(cell)
+  out = {f'ours {cell}': ('library', {}),
+         **dict(_library(cell, o) for o in speed_options(accelerator) if {**defaults, **o} != defaults)}
+  out.update({
       f'ours {cell} fuse_gates=False': ('library', {'fuse_gates': False}),
-      f'ours {cell} hoist': ('library', {'hoist_input_projection': True}),
-      f'ours {cell} unroll=2': ('library', {'unroll': 2}),
       f'fused {cell}': ('fused', {'hoist': False, 'batched_dw': False}),
-      f'fused {cell} hoisted': ('fused', {'hoist': True, 'batched_dw': False}),
       f'batched dW {cell}': ('fused', {'hoist': True, 'batched_dw': True}),
-  }
+  })
   if not quick:
+    out[f'fused {cell} hoisted'] = ('fused', {'hoist': True, 'batched_dw': False})
     out[f'fused {cell} unroll=2'] = ('fused', {'hoist': False, 'batched_dw': False, 'unroll': 2})
     out[f'fused {cell} checkpoint(dots_saveable)'] = (
         'fused', {'hoist': False, 'batched_dw': False,
                   'checkpoint_policy': jax.checkpoint_policies.dots_saveable})
-    out[f'ours {cell} unroll=4'] = ('library', {'unroll': 4})
     out[f'ours {cell} without donation'] = ('library', {'donate': False})
     out[f'batched dW {cell} unroll=2'] = ('fused', {'hoist': True, 'batched_dw': True, 'unroll': 2})
   if cell == 'lstm':
@@ -320,7 +395,7 @@ def variants(cell: str, quick: bool, tiny: bool = False) -> dict[str, tuple[str,
 
 
 def run_cell(cell: str, shape: dict, rounds: int, quick: bool, peak_gflops: float | None,
-             tiny: bool = False) -> list[dict]:
+             tiny: bool = False, only_torch_anchor: bool = False, match: str | None = None) -> list[dict]:
   b, t, i, h = shape['batch'], shape['time'], shape['input'], shape['hidden']
   x_batch_major = jax.random.normal(jax.random.key(1), (b, t, i))
   x = jnp.swapaxes(x_batch_major, 0, 1)
@@ -329,8 +404,12 @@ def run_cell(cell: str, shape: dict, rounds: int, quick: bool, peak_gflops: floa
   fused = fused_params(cell, library_params)
 
   steps, grads = {}, {}
-  for name, (kind, options) in variants(cell, quick, tiny).items():
-    if kind == 'library':
+  chosen = variants(cell, quick, tiny, only_torch_anchor, accelerator=jax.default_backend() != 'cpu')
+  chosen = {k: v for k, v in chosen.items() if k == f'ours {cell}' or re.search(match or '', k)}
+  for name, (kind, options) in chosen.items():
+    if kind == 'torch':
+      steps[name] = torch_step(cell, shape)
+    elif kind == 'library':
       options = dict(options)
       donate = options.pop('donate', True)
       layer = library_layer(cell, h, **options)
@@ -351,17 +430,69 @@ def run_cell(cell: str, shape: dict, rounds: int, quick: bool, peak_gflops: floa
   flops = matmul_flops(cell, **shape)['train']
   rows = []
   for name in steps:
-    err = max(float(jnp.max(jnp.abs(g - r)) / (jnp.max(jnp.abs(r)) + 1e-30))
-              for g, r in zip(jax.tree.leaves(grads[name]), jax.tree.leaves(reference)))
+    err = None if name not in grads else max(
+        float(jnp.max(jnp.abs(g - r)) / (jnp.max(jnp.abs(r)) + 1e-30))
+        for g, r in zip(jax.tree.leaves(grads[name]), jax.tree.leaves(reference)))
     tm = timings[name]
+    kind, options = chosen[name]
     rows.append({
-        'variant': name, 'cell': cell, 'median_ms': tm.median_ms, 'iqr_ms': tm.iqr_ms,
+        'variant': name, 'cell': cell, 'kind': kind, 'options': options,
+        'median_ms': tm.median_ms, 'iqr_ms': tm.iqr_ms,
         'cpu_ms': tm.cpu_median_ms,
         'vs_ours': common.paired_ratio(tm, timings[f'ours {cell}']),
         'max_grad_rel_err': err, 'times_s': tm.times,
         'fraction_of_peak': flops / (tm.min_ms * 1e-3) / 1e9 / peak_gflops if peak_gflops else None,
     })
   return rows
+
+
+def decision(rows: list[dict]) -> tuple[list[dict], dict]:
+  """Per speed-option setting (library variants): its paired ratio to each cell's defaults and their
+  geometric mean; and the ``BACKEND_DEFAULTS`` entry it suggests: per cell the best setting if it wins by
+  more than 3% (else that cell's defaults), one value per option where the cells agree, else a dict by
+  cell class name."""
+  table, best = {}, {}
+  for row in rows:
+    if row['kind'] == 'library' and set(row['options']) <= set(SPEED_OPTIONS):
+      setting = {**cell_defaults(row['cell']), **row['options']}
+      table.setdefault(repr(setting), {'setting': setting})[row['cell']] = row['vs_ours']
+      if row['vs_ours'] < best.get(row['cell'], (0.97, None))[0]:
+        best[row['cell']] = (row['vs_ours'], setting)
+  cells = list(dict.fromkeys(row['cell'] for row in rows))
+  out = []
+  for entry in table.values():
+    ratios = [entry[c] for c in cells if c in entry]
+    out.append({'setting': ', '.join(f'{k}={v}' for k, v in entry['setting'].items()),
+                **{c: entry.get(c) for c in cells}, 'geomean': float(np.exp(np.mean(np.log(ratios))))})
+  out.sort(key=lambda r: r['geomean'])
+  chosen = {LAYERS[c](1).cell_spec()[0].__name__: best.get(c, (None, cell_defaults(c)))[1] for c in cells}
+  suggested = {}
+  for option in SPEED_OPTIONS:
+    other = backend_default(option)
+    values = {name: setting[option] for name, setting in chosen.items() if setting[option] != other}
+    suggested[option] = {**values, 'other': other} if values else other
+  return out, suggested
+
+
+def xla_sweep(cells: str, rounds: int, flags: tuple[str, ...] = XLA_SWEEP, tiny: bool = False) -> list[dict]:
+  """For each ``XLA_FLAGS`` setting, a fresh process times the library's default step against PyTorch's
+  (which XLA flags cannot move): the paired ratio ours/torch per cell. A flag XLA rejects is reported."""
+  out = []
+  for flag in flags:
+    with tempfile.TemporaryDirectory() as tmp:
+      proc = subprocess.run([sys.executable, '-m', 'benchmarks.levers', '--torch-anchor', '--cells', cells,
+                             '--rounds', str(rounds), '--results-dir', tmp, *(['--tiny'] if tiny else [])],
+                            env={**os.environ, 'XLA_FLAGS': flag}, capture_output=True, text=True)
+      row = {'xla_flags': flag or '(none)'}
+      if proc.returncode:
+        row['error'] = (proc.stderr.strip().splitlines() or ['failed'])[-1].split('] ')[-1][:120]
+      else:
+        for r in json.loads((Path(tmp) / f'levers{"_tiny" if tiny else ""}.json').read_text())['rows']:
+          if r['kind'] == 'torch':
+            row[f'ours/torch {r["cell"]}'] = 1.0 / r['vs_ours']
+      out.append(row)
+      print(row, flush=True)
+  return out
 
 
 def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> dict:
@@ -371,26 +502,44 @@ def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> 
   parser.add_argument('--rounds', type=int, default=None)
   parser.add_argument('--cells', default='lstm,gru,rnn')
   parser.add_argument('--results-dir', default=None)
+  parser.add_argument('--xla-sweep', nargs='?', const=';'.join(XLA_SWEEP), default=None,
+                      help='instead: the XLA flag sweep, each setting (";"-separated, default XLA_SWEEP) in a '
+                           'fresh process vs PyTorch')
+  parser.add_argument('--torch-anchor', action='store_true', help='only the defaults and PyTorch (the sweep)')
+  parser.add_argument('--match', default=None, help='only the variants whose name matches this regex (and ours)')
   args = parser.parse_args(argv)
   shape = TINY_SHAPE if args.tiny else FULL_SHAPE
   rounds = args.rounds or (3 if args.tiny else 5 if args.quick else 15)
-  if peak_gflops is None and not args.tiny:
+  if args.xla_sweep is not None:
+    print(common.header('XLA flags: ours (defaults) / PyTorch, one fresh process per setting'))
+    rows = xla_sweep(args.cells, rounds, tuple(args.xla_sweep.split(';')), tiny=args.tiny)
+    print(common.format_table(rows, list(dict.fromkeys(k for r in rows for k in r)), floatfmt='.3g'))
+    path = common.write_json('levers_xla', {'shape': shape, 'rounds': rounds, 'rows': rows}, args.results_dir)
+    print(f'wrote {path}')
+    return {'rows': rows}
+  if peak_gflops is None and not args.tiny and not args.torch_anchor:
     from benchmarks import peak
     peak_gflops = peak.measure_peak(quick=True)['peak_gflops']
 
   print(common.header('Levers for the recurrent training step (same shapes as benchmarks.recurrent)'))
   rows = []
   for cell in args.cells.split(','):
-    cell_rows = run_cell(cell, shape, rounds, args.quick, peak_gflops, tiny=args.tiny)
+    cell_rows = run_cell(cell, shape, rounds, args.quick, peak_gflops, tiny=args.tiny,
+                         only_torch_anchor=args.torch_anchor, match=args.match)
     print(common.format_table(cell_rows, ['variant', 'median_ms', 'iqr_ms', 'cpu_ms', 'vs_ours',
                                           'fraction_of_peak', 'max_grad_rel_err'], floatfmt='.3g'))
     print()
     rows += cell_rows
+  table, best = decision(rows)
+  backend = jax.default_backend()
+  print('### Decision: speed options vs this backend\'s defaults (paired ratios; < 1 is faster)\n')
+  print(common.format_table(table, ['setting', *args.cells.split(','), 'geomean'], floatfmt='.3g'))
+  print(f'\nhighway_jax/recurrent.py: BACKEND_DEFAULTS[{backend if backend == "cpu" else "other"!r}] = {best}\n')
   path = common.write_json('levers_tiny' if args.tiny else 'levers',
-                           {'shape': shape, 'rounds': rounds, 'peak_gflops': peak_gflops,
-                            'rows': rows}, args.results_dir)
+                           {'shape': shape, 'rounds': rounds, 'peak_gflops': peak_gflops, 'rows': rows,
+                            'decision': table, 'suggested_defaults': best}, args.results_dir)
   print(f'wrote {path}')
-  return {'rows': rows}
+  return {'rows': rows, 'decision': table, 'suggested_defaults': best}
 
 
 if __name__ == '__main__':

@@ -18,7 +18,11 @@ The cell protocol (``RecurrentCell``). A cell is three methods; ``__call__``, ``
 
 Optionally ``split_params(params, fused) -> weights`` rearranges the parameters once, outside the time loop (default:
 unchanged; slicing a fused gate block inside a scan body is slow on CPU), and the class attribute ``num_carry_arrays``
-(2 for the LSTM's ``(c, h)``) shapes ``initialize_carry``. ``docs/adding_a_cell.md`` walks through a new cell.
+(2 for the LSTM's ``(c, h)``) shapes ``initialize_carry``. A cell whose step is
+``pointwise(weights, carry, projected, h @ U)`` (``h`` the carry's last array) says so with
+``recurrent_kernel(weights) -> U`` (default None) and that ``pointwise``; the sequence layers can then
+compute ``U``'s gradient over many steps at once (``backward_chunk``). ``docs/adding_a_cell.md`` walks
+through a new cell.
 
 Parameter layouts (part of the API). Kernels are ``(in, out)`` like ``flax.linen.Dense``; where gates are
 fused along the last axis, each gate block is initialised independently (``kernel_init`` for input
@@ -169,6 +173,12 @@ class RecurrentCell(nn.RNNCellBase):
     del fused
     return params
 
+  def recurrent_kernel(self, weights: Any) -> Array | None:
+    """``U`` when ``step`` is ``pointwise(weights, carry, projected, h @ U)`` with ``h`` the carry's last array
+    (the sequence layers can then batch ``U``'s gradient over time), else None."""
+    del weights
+    return None
+
   @nn.compact
   def prepare(self, inputs: Array, fused: bool = False) -> tuple[Array, Any]:
     """Makes the parameters and promotes them with ``inputs`` to ``dtype``; returns ``(inputs, weights)``
@@ -243,12 +253,20 @@ class LSTMCell(RecurrentCell):
     return tuple(x @ w + b for w, b in zip(weights['input'], weights['bias']))
 
   @nn.nowrap
+  def recurrent_kernel(self, weights: dict) -> Array | None:
+    return weights['recurrent'][0] if len(weights['recurrent']) == 1 else None
+
+  @nn.nowrap
+  def pointwise(self, weights: dict, carry: tuple[Array, Array], projected: tuple[Array], recurrent: Array):
+    new_c, new_h = gating.lstm_update(*_split(projected[0] + recurrent, 4), carry[0], weights.get('peephole'))
+    return (new_c, new_h), new_h
+
+  @nn.nowrap
   def step(self, weights: dict, carry: tuple[Array, Array], projected: tuple[Array, ...]):
     c, h = carry
     if len(projected) == 1:  # fused gates
-      a = _split(projected[0] + h @ weights['recurrent'][0], 4)
-    else:
-      a = tuple(x_k + h @ u_k for x_k, u_k in zip(projected, weights['recurrent']))
+      return self.pointwise(weights, carry, projected, h @ weights['recurrent'][0])
+    a = tuple(x_k + h @ u_k for x_k, u_k in zip(projected, weights['recurrent']))
     new_c, new_h = gating.lstm_update(*a, c, weights.get('peephole'))
     return (new_c, new_h), new_h
 
@@ -288,13 +306,23 @@ class GRUCell(RecurrentCell):
     return tuple(x @ w + b for w, b in zip(weights['input'], weights['bias']))
 
   @nn.nowrap
+  def recurrent_kernel(self, weights: dict) -> Array | None:
+    return weights['recurrent'][0] if len(weights['recurrent']) == 1 else None
+
+  @nn.nowrap
+  def pointwise(self, weights: dict, h: Array, projected: tuple[Array], recurrent: Array) -> tuple[Array, Array]:
+    return self._update(weights, h, _split(projected[0], 3), _split(recurrent, 3))  # fused, reset_after
+
+  @nn.nowrap
   def step(self, weights: dict, h: Array, projected: tuple[Array, ...]) -> tuple[Array, Array]:
     if len(projected) == 1:  # fused gates (reset_after only)
-      (x_r, x_z, x_n), (h_r, h_z, h_n) = _split(projected[0], 3), _split(h @ weights['recurrent'][0], 3)
-    else:
-      (x_r, x_z, x_n), (u_r, u_z, u_n) = projected, weights['recurrent']
-      h_r, h_z = h @ u_r, h @ u_z
-      h_n = h @ u_n if self.reset_after else None
+      return self.pointwise(weights, h, projected, h @ weights['recurrent'][0])
+    u_r, u_z, u_n = weights['recurrent']
+    return self._update(weights, h, projected, (h @ u_r, h @ u_z, h @ u_n if self.reset_after else None))
+
+  @nn.nowrap
+  def _update(self, weights: dict, h: Array, projected: tuple[Array, ...], recurrent: tuple[Array, ...]):
+    (x_r, x_z, x_n), (h_r, h_z, h_n) = projected, recurrent
     r, z = jax.nn.sigmoid(x_r + h_r), jax.nn.sigmoid(x_z + h_z)
     if self.reset_after:
       n = jnp.tanh(x_n + r * (h_n + weights['candidate_bias']))
@@ -329,9 +357,17 @@ class SimpleRNNCell(RecurrentCell):
     return x @ weights['input'] + weights['bias']
 
   @nn.nowrap
-  def step(self, weights: dict, h: Array, projected: Array) -> tuple[Array, Array]:
-    new_h = self.activation(projected + h @ weights['recurrent'])
+  def recurrent_kernel(self, weights: dict) -> Array:
+    return weights['recurrent']
+
+  @nn.nowrap
+  def pointwise(self, weights: dict, h: Array, projected: Array, recurrent: Array) -> tuple[Array, Array]:
+    new_h = self.activation(projected + recurrent)
     return new_h, new_h
+
+  @nn.nowrap
+  def step(self, weights: dict, h: Array, projected: Array) -> tuple[Array, Array]:
+    return self.pointwise(weights, h, projected, h @ weights['recurrent'])
 
 
 class _RHNParams(nn.Module):

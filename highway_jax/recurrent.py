@@ -49,13 +49,18 @@ arrays prepared once before the loop. ``fuse_gates`` (default True) does one
 into the G gates (LSTM, GRU with ``reset_after``); ``fuse_gates=False`` uses per-gate weight arrays split before the
 loop (G smaller matmuls per step). Fused measured 8–10% faster on CPU (``python -m benchmarks.levers``,
 docs/performance.md). ``hoist_input_projection`` computes the input projections ``W x + b`` of all time steps as one
-matmul before the loop; ``None`` picks per backend (False on CPU, where it measured slower, True on GPU/TPU).
-``unroll`` is passed to ``jax.lax.scan``. All options compute the same function.
+matmul before the loop. ``unroll`` is passed to ``jax.lax.scan``. ``backward_chunk=K >= 1`` replaces JAX's gradient
+of the loop by ``chunked_backward_scan``'s, which computes the weight gradients once per chunk of K steps (one
+``(K·batch)``-row matmul each) instead of once per step, for cells whose step is pointwise in ``(W x + b, h U)``
+(LSTM, fused GRU with ``reset_after``, SimpleRNN; others keep JAX's gradient); 0 keeps JAX's. Being a
+``jax.custom_vjp``, it supports reverse-mode differentiation only (``jax.jvp``/``jacfwd`` need 0). ``None`` picks the
+backend's default (``BACKEND_DEFAULTS``, set from ``python -m benchmarks.levers --quick``; on CPU: no hoisting,
+``unroll=1``, ``backward_chunk=5`` for the LSTM and 0 for the others). All options compute the same function.
 
 Constructor: ``features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init`` and the
 cell options (``peepholes, forget_bias_init`` for LSTM, ``reset_after`` for GRU, ``activation`` for
-SimpleRNN) may be positional; ``hoist_input_projection, unroll, fuse_gates, kernel_init, recurrent_kernel_init,
-bias_init, dtype, param_dtype`` (and RHN's required ``depth``) are keyword-only. ``dtype`` is the
+SimpleRNN) may be positional; ``hoist_input_projection, unroll, backward_chunk, fuse_gates, kernel_init,
+recurrent_kernel_init, bias_init, dtype, param_dtype`` (and RHN's required ``depth``) are keyword-only. ``dtype`` is the
 computation dtype (outputs have it); carries keep the dtype of the initial carry (``param_dtype``).
 
 Example::
@@ -92,18 +97,36 @@ __all__ = ['scan_cell', 'SequenceLayer', 'Recurrent', 'LSTM', 'GRU', 'SimpleRNN'
 Carry = Any
 
 
-def default_hoist_input_projection() -> bool:
-  """Backend default for ``hoist_input_projection``: off on CPU (measured slower there), on elsewhere."""
-  return jax.default_backend() != 'cpu'
-
-
 def default_fuse_gates() -> bool:
   """Default for ``fuse_gates``: on (fused measured faster on CPU; one large matmul suits GPU/TPU)."""
   return True
 
 
+# Per-backend defaults of the speed options (None in a layer's constructor): set from the decision table of
+# ``python -m benchmarks.levers --quick`` run on that backend; a backend not listed gets 'other'. A value may
+# be a dict by cell class name, 'other' for the rest. CPU: the chunked backward wins for the LSTM (0.86x)
+# and loses for the GRU (1.1x), whose default step already runs at ~80% of the matmul peak.
+BACKEND_DEFAULTS = {
+    'cpu': {'hoist_input_projection': False, 'unroll': 1, 'backward_chunk': {'LSTMCell': 5, 'other': 0}},
+    'other': {'hoist_input_projection': True, 'unroll': 1, 'backward_chunk': 0},
+}
+
+
+def backend_default(option: str, cell: type | None = None) -> Any:
+  """This backend's default for a speed option of ``SequenceLayer`` and the cell class ``cell``
+  (``BACKEND_DEFAULTS``)."""
+  value = BACKEND_DEFAULTS.get(jax.default_backend(), BACKEND_DEFAULTS['other'])[option]
+  return value.get(getattr(cell, '__name__', None), value['other']) if isinstance(value, dict) else value
+
+
+def default_hoist_input_projection() -> bool:
+  """Backend default for ``hoist_input_projection``: off on CPU (measured slower there), on elsewhere."""
+  return backend_default('hoist_input_projection')
+
+
 def scan_cell(cell: Any, weights: Any, x: Any, carry: Carry, mask: Array | None = None, *,
-              reverse: bool = False, hoist: bool = False, unroll: int = 1) -> tuple[Any, Carry]:
+              reverse: bool = False, hoist: bool = False, unroll: int = 1,
+              backward_chunk: int = 0) -> tuple[Any, Carry]:
   """Runs ``cell.step`` over time; returns ``(outputs, final_carry)``.
 
   Args:
@@ -119,21 +142,119 @@ def scan_cell(cell: Any, weights: Any, x: Any, carry: Carry, mask: Array | None 
     reverse: scan from the last step to the first (outputs stay in input order).
     hoist: compute ``project_input`` for all steps as one batched op before the loop.
     unroll: passed to ``jax.lax.scan``.
+    backward_chunk: ``K >= 1``: when ``cell.recurrent_kernel(weights)`` is not None, the gradient of
+      the loop is ``chunked_backward_scan``'s (chunks of K steps; the same function); 0: JAX's own.
   """
   x = gating.mask_padding(x, mask)
+  kernel = cell.recurrent_kernel(weights) if backward_chunk else None
+  if kernel is not None:
+    return chunked_backward_scan(cell, weights, kernel, x, carry, mask, reverse=reverse, hoist=hoist,
+                                 unroll=unroll, chunk=backward_chunk)
   xs = cell.project_input(weights, x) if hoist else x
 
   def body(carry, step_inputs):
     inputs, m = step_inputs
-    new_carry, y = cell.step(weights, carry, inputs if hoist else cell.project_input(weights, inputs))
-    new_carry = jax.tree.map(lambda new, old: new.astype(old.dtype), new_carry, carry)
-    if m is not None:
-      new_carry = jax.tree.map(lambda new, old: jnp.where(m, new, old), new_carry, carry)
-      y = gating.mask_padding(y, m)
-    return new_carry, y
+    return _masked(cell.step, weights, carry, m, inputs if hoist else cell.project_input(weights, inputs))
 
   final_carry, ys = jax.lax.scan(body, carry, (xs, mask), reverse=reverse, unroll=unroll)
   return ys, final_carry
+
+
+def _masked(step: Callable, weights: Any, carry: Carry, m: Array | None, *args) -> tuple[Carry, Any]:
+  """``step(weights, carry, *args)`` with the new carry cast to the old one's dtypes; at padded steps
+  (``m`` false) the old carry and zero outputs."""
+  new_carry, y = step(weights, carry, *args)
+  new_carry = jax.tree.map(lambda new, old: new.astype(old.dtype), new_carry, carry)
+  if m is not None:
+    new_carry = jax.tree.map(lambda new, old: jnp.where(m, new, old), new_carry, carry)
+    y = gating.mask_padding(y, m)
+  return new_carry, y
+
+
+def chunked_backward_scan(cell: Any, weights: Any, kernel: Array, x: Array, carry: Carry, mask: Array | None,
+                          *, reverse: bool, hoist: bool, unroll: int, chunk: int) -> tuple[Array, Carry]:
+  r"""``scan_cell``'s loop for a cell whose step is ``pointwise(weights, carry, W x + b, h U)``, with a
+  ``jax.custom_vjp`` that takes the weight gradients out of the per-step backward.
+
+  JAX differentiates ``lax.scan`` by accumulating every loop-invariant weight's gradient inside the
+  backward loop, ``dU += h_{t-1}ᵀ δ_t`` contracting over the batch only. Here the backward loop keeps
+  only what is sequential (per step: autodiff of ``pointwise`` from its saved residuals, giving
+  ``δ^x_t = ∂L/∂(W x_t + b)``, ``δ^r_t = ∂L/∂(h_{t-1} U)`` and the carry's gradient, to which
+  ``δ^r_t Uᵀ`` is added); per chunk of K steps (K·batch rows) it then does one matmul each for
+  ``dU += H_{t-1}ᵀ Δ^r``, and ``dW, db, dx`` from the input projection's own gradient on the chunk. The
+  forward pass is the usual loop (input projection inside unless ``hoist``) that also stacks
+  ``h_{t-1}`` and the residuals of ``pointwise``. ``chunk`` is rounded down to a divisor of the length.
+  """
+  time = x.shape[0]
+  chunk = max(k for k in range(1, min(chunk, time) + 1) if time % k == 0)
+  hidden = lambda c: jax.tree.leaves(c)[-1]
+  # Differentiate pointwise only w.r.t. the weights it reads (peepholes, GRU's b_hn): the backward loop
+  # then carries no zero gradients of the kernels.
+  leaves, treedef = jax.tree.flatten(weights)
+  probe = jax.make_jaxpr(lambda w: cell.pointwise(jax.tree.unflatten(treedef, w), carry,
+                                                  cell.project_input(weights, x[0]), hidden(carry) @ kernel))(leaves)
+  read = {id(v) for eqn in probe.jaxpr.eqns for v in eqn.invars} | {id(v) for v in probe.jaxpr.outvars}
+  used = [id(v) in read for v in probe.jaxpr.invars]
+  select = lambda w: [a for a, u in zip(jax.tree.leaves(w), used) if u]
+
+  def merge(selected, rest):  # the weights tree: selected leaves where used, those of rest elsewhere
+    selected = iter(selected)
+    return jax.tree.unflatten(treedef, [next(selected) if u else a for a, u in zip(jax.tree.leaves(rest), used)])
+
+  def forward(weights, kernel, x, carry, mask):
+    xs = cell.project_input(weights, x) if hoist else x
+
+    def body(carry, step_inputs):
+      inputs, m = step_inputs
+      projected = inputs if hoist else cell.project_input(weights, inputs)
+      h = hidden(carry)
+      out, pointwise_vjp = jax.vjp(lambda w, c, p, r: _masked(cell.pointwise, merge(w, weights), c, m, p, r),
+                                   select(weights), carry, projected, h @ kernel)
+      return out[0], (out[1], h, pointwise_vjp)
+
+    final, (ys, hs, vjps) = jax.lax.scan(body, carry, (xs, mask), reverse=reverse, unroll=unroll)
+    return (ys, final), (hs, vjps)
+
+  def backward(residuals, cotangents):
+    weights, kernel, x, hs, vjps = residuals
+    d_ys, d_final = cotangents
+
+    def chunk_body(acc, chunk_inputs):
+      d_carry, d_selected, d_weights, d_kernel = acc
+      x_k, hs_k, vjps_k, d_ys_k = chunk_inputs
+
+      def step_body(acc, step_inputs):
+        d_carry, d_selected = acc
+        pointwise_vjp, d_y = step_inputs
+        d_w, d_carry, d_p, d_r = pointwise_vjp((d_carry, d_y))
+        *rest, d_h = jax.tree.leaves(d_carry)
+        d_carry = jax.tree.unflatten(jax.tree.structure(d_carry), [*rest, d_h + d_r @ kernel.T])
+        return (d_carry, _add(d_selected, d_w)), (d_p, d_r)
+
+      (d_carry, d_selected), (d_ps, d_rs) = jax.lax.scan(step_body, (d_carry, d_selected), (vjps_k, d_ys_k),
+                                                         reverse=not reverse, unroll=unroll)
+      d_kernel = d_kernel + jnp.einsum('kbh,kbg->hg', hs_k, d_rs).astype(d_kernel.dtype)
+      d_w, d_x = jax.vjp(cell.project_input, weights, x_k)[1](d_ps)
+      return (d_carry, d_selected, _add(d_weights, d_w), d_kernel), d_x
+
+    by_chunk = lambda a: a.reshape(time // chunk, chunk, *a.shape[1:])
+    zeros = jax.tree.map(jnp.zeros_like, weights)
+    acc = (d_final, select(zeros), zeros, jnp.zeros_like(kernel))
+    (d_carry, d_selected, d_weights, d_kernel), d_x = jax.lax.scan(
+        chunk_body, acc, jax.tree.map(by_chunk, (x, hs, vjps, d_ys)), reverse=not reverse)
+    return _add(d_weights, merge(d_selected, zeros)), d_kernel, d_x.reshape(x.shape), d_carry, None
+
+  def forward_with_residuals(weights, kernel, x, carry, mask):
+    out, (hs, vjps) = forward(weights, kernel, x, carry, mask)
+    return out, (weights, kernel, x, hs, vjps)
+
+  run = jax.custom_vjp(lambda *args: forward(*args)[0])
+  run.defvjp(forward_with_residuals, backward)
+  return run(weights, kernel, x, carry, mask)
+
+
+def _add(a: Any, b: Any) -> Any:
+  return jax.tree.map(jnp.add, a, b)
 
 
 class _Layer(nn.Module):
@@ -152,6 +273,7 @@ class _Layer(nn.Module):
   deterministic: bool
   hoist: bool
   unroll: int
+  backward_chunk: int
   fuse_gates: bool
   kernel_init: Initializer
   dtype: Dtype | None
@@ -168,7 +290,7 @@ class _Layer(nn.Module):
       cell = self.cell_type(**self.cell_kwargs, name=direction)
       x_c, weights = cell.prepare(x, fused=self.fuse_gates)
       y, final = scan_cell(cell, weights, x_c, carry, mask, reverse=direction == 'backward',
-                           hoist=self.hoist, unroll=self.unroll)
+                           hoist=self.hoist, unroll=self.unroll, backward_chunk=self.backward_chunk)
       outputs.append(y)
       finals.append(final)
     y = outputs[0] if len(outputs) == 1 else jnp.concatenate(outputs, axis=-1)
@@ -198,7 +320,8 @@ class SequenceLayer(nn.Module):
   transform_bias_init: float = -2.0
   _: dataclasses.KW_ONLY
   hoist_input_projection: bool | None = None
-  unroll: int = 1
+  unroll: int | None = None
+  backward_chunk: int | None = None
   fuse_gates: bool | None = None
   kernel_init: Initializer = cells.default_kernel_init
   recurrent_kernel_init: Initializer = cells.default_recurrent_kernel_init
@@ -219,21 +342,26 @@ class SequenceLayer(nn.Module):
     if self.num_layers < 1:
       raise ValueError(f'num_layers must be >= 1, got {self.num_layers}.')
     gating.check_dropout_rate(self.dropout_rate)
+    cell_type, cell_kwargs = self.cell_spec()
+    speed = {name: backend_default(name, cell_type) if getattr(self, name) is None else getattr(self, name)
+             for name in ('hoist_input_projection', 'unroll', 'backward_chunk')}
+    if speed['unroll'] < 1 or speed['backward_chunk'] < 0:
+      raise ValueError(f'unroll must be >= 1 and backward_chunk >= 0 (0: JAX\'s own scan gradient), got '
+                       f'{speed["unroll"]} and {speed["backward_chunk"]}.')
     batch, time, in_features = inputs.shape
     mask = gating.sequence_mask(seq_lengths, batch, time)
 
-    cell_type, cell_kwargs = self.cell_spec()
     cell_kwargs = dict(cell_kwargs, features=self.features, kernel_init=self.kernel_init,
                        recurrent_kernel_init=self.recurrent_kernel_init, bias_init=self.bias_init,
                        dtype=self.dtype, param_dtype=self.param_dtype)
     # An unbound cell (parent=None) only to build zeros; it owns no parameters.
     one = cell_type(**cell_kwargs, parent=None).initialize_carry(jax.random.key(0), (batch, in_features))
     carries = self._per_layer_carries(initial_carry, (one, one) if self.bidirectional else one)
-    hoist, fuse = self.hoist_input_projection, self.fuse_gates
+    fuse = self.fuse_gates
     layer_kwargs = dict(
         cell_type=cell_type, cell_kwargs=FrozenDict(cell_kwargs), bidirectional=self.bidirectional,
         highway=self.highway, transform_bias_init=self.transform_bias_init, deterministic=deterministic,
-        hoist=default_hoist_input_projection() if hoist is None else hoist, unroll=self.unroll,
+        hoist=speed['hoist_input_projection'], unroll=speed['unroll'], backward_chunk=speed['backward_chunk'],
         fuse_gates=default_fuse_gates() if fuse is None else fuse, kernel_init=self.kernel_init,
         dtype=self.dtype, param_dtype=self.param_dtype)
 

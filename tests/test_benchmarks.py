@@ -13,8 +13,9 @@ import json
 import grain
 import numpy as np
 
-from benchmarks import accelerator, pipeline, recurrent, run_all
+from benchmarks import accelerator, levers, pipeline, recurrent, run_all
 from highway_jax import data
+from highway_jax.recurrent import BACKEND_DEFAULTS
 
 
 def test_matmul_flops_by_hand():
@@ -44,6 +45,8 @@ def test_run_all_tiny(tmp_path):
       assert row['vs_torch_min'] <= row['vs_torch'] <= row['vs_torch_max']
   for row in results['levers']['rows']:
     assert row['max_grad_rel_err'] < 1e-4, row['variant']
+  assert any('backward_chunk' in row['variant'] for row in results['levers']['rows'])
+  assert set(results['levers']['suggested_defaults']) == set(levers.SPEED_OPTIONS)
   depth_rows = results['depth']['rows']
   assert {(r['kind'], r['depth'], r['remat']) for r in depth_rows} >= {('stack', 8, True), ('loop', 4, False)}
   assert all(r['step_ms'] > 0 for r in depth_rows)
@@ -59,6 +62,27 @@ def test_run_all_tiny(tmp_path):
     assert row['overhead_min_pct'] <= row['overhead_pct'] <= row['overhead_max_pct']
     assert {len(t) for t in row['times_s'].values()} == {row['rounds']}
     assert len(row['sweep']) == len(pipeline.SWEEP_READ_OPTIONS) + 3
+
+
+def test_levers_decision_picks_the_fastest_setting_per_cell():
+  rows = [{'kind': 'library', 'cell': c, 'options': o, 'vs_ours': r} for c, o, r in [
+      ('lstm', {}, 1.0), ('gru', {}, 1.0), ('lstm', {'unroll': 2}, 0.8), ('gru', {'unroll': 2}, 1.1),
+      ('lstm', {'unroll': 4}, 0.9), ('gru', {'unroll': 4}, 0.9)]]
+  rows.append({'kind': 'fused', 'cell': 'lstm', 'options': {'unroll': 8}, 'vs_ours': 0.1})  # not a library setting
+  assert levers.cell_defaults('lstm')['unroll'] == levers.cell_defaults('gru')['unroll'] == 1
+  current = BACKEND_DEFAULTS['cpu']  # the tests run on CPU
+  table, suggested = levers.decision(rows)
+  assert suggested == {**current, 'unroll': {'LSTMCell': 2, 'GRUCell': 4, 'other': 1}}
+  # Settings are full option sets (each cell's defaults filled in); the fastest first.
+  assert [r['geomean'] for r in table] == sorted(r['geomean'] for r in table) and table[0]['lstm'] == 0.8
+  _, suggested = levers.decision(rows[:2] + [dict(rows[4], vs_ours=0.98), dict(rows[5], vs_ours=0.98)])
+  assert suggested == current  # a 2% win is within noise: keep the defaults
+
+
+def test_levers_xla_sweep_tiny_reports_rejected_flags():
+  rows = levers.xla_sweep('rnn', rounds=1, flags=('', '--xla_no_such_flag=1'), tiny=True)
+  assert rows[0]['xla_flags'] == '(none)' and rows[0]['ours/torch rnn'] > 0
+  assert 'error' in rows[1]
 
 
 def test_pipeline_prototype_loader_covers_each_epoch_once():
