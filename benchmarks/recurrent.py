@@ -19,7 +19,8 @@ Candidates:
 * PyTorch (only when importable; same thread count as XLA's CPU pool): ``torch.nn.LSTM``/``GRU``/``RNN``;
 * on GPU only: ``jax.experimental.rnn.lstm`` (cuDNN from JAX);
 * ``ours LSTM/GRU fused gates`` or ``per-gate weights`` (single layer): the library's other setting of
-  ``fuse_gates`` (the backend default is in the table header), measured against the same references.
+  ``fuse_gates`` (the backend default is in the table header), measured against the same references;
+  ``ours LSTM backward_chunk=K``: the LSTM with the other backward (``highway_jax.recurrent``).
 
 Also the 4-layer bidirectional variant (LSTM and GRU, ours vs Flax's best vs PyTorch).
 
@@ -255,10 +256,10 @@ def _torch(module_name: str):
 
 
 def recurrent_defaults() -> dict:
-  """The speed options ``highway_jax.recurrent`` picks on this backend."""
-  from highway_jax import recurrent
-  return {'fuse_gates': recurrent.default_fuse_gates(),
-          'hoist_input_projection': recurrent.default_hoist_input_projection()}
+  """The speed options ``highway_jax.recurrent`` picks on this backend, for the LSTM and the GRU."""
+  from highway_jax import cells, recurrent
+  return {name: {cell: recurrent.backend_default(name, getattr(cells, cell)) for cell in ('LSTMCell', 'GRUCell')}
+          for name in ('fuse_gates', 'hoist_input_projection', 'unroll', 'backward_chunk')}
 
 
 def candidates(*, layers: int = 1, bidirectional: bool = False, include_torch: bool = True,
@@ -277,11 +278,14 @@ def candidates(*, layers: int = 1, bidirectional: bool = False, include_torch: b
     cands += [Candidate('ours SimpleRNN', 'rnn', 'ours', _ours('SimpleRNN')),
               Candidate('flax SimpleCell', 'rnn', 'flax', _flax('SimpleCell'))]
   if include_options:
-    # The other setting of ``fuse_gates`` (the default is in ``recurrent.default_fuse_gates``).
-    other = not recurrent_defaults()['fuse_gates']
+    # The other setting of ``fuse_gates`` (the default is in ``recurrent.BACKEND_DEFAULTS``).
+    other = not recurrent_defaults()['fuse_gates']['LSTMCell']
     label = 'fused gates' if other else 'per-gate weights'
     cands += [Candidate(f'ours LSTM {label}', 'lstm', 'ours', _ours('LSTM', fuse_gates=other)),
               Candidate(f'ours GRU {label}', 'gru', 'ours', _ours('GRU', fuse_gates=other))]
+    # The LSTM with the other backward: JAX's scan gradient if the default is chunked, else chunks of 5.
+    chunk = 0 if recurrent_defaults()['backward_chunk']['LSTMCell'] else 5
+    cands.append(Candidate(f'ours LSTM backward_chunk={chunk}', 'lstm', 'ours', _ours('LSTM', backward_chunk=chunk)))
   if not include_slow_flax:
     cands = [c for c in cands if c.name not in ('flax LSTMCell', 'ours LSTM peepholes')]
   if include_torch and common.maybe_torch() is not None:

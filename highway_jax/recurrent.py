@@ -97,18 +97,15 @@ __all__ = ['scan_cell', 'SequenceLayer', 'Recurrent', 'LSTM', 'GRU', 'SimpleRNN'
 Carry = Any
 
 
-def default_fuse_gates() -> bool:
-  """Default for ``fuse_gates``: on (fused measured faster on CPU; one large matmul suits GPU/TPU)."""
-  return True
-
-
 # Per-backend defaults of the speed options (None in a layer's constructor): set from the decision table of
 # ``python -m benchmarks.levers --quick`` run on that backend; a backend not listed gets 'other'. A value may
 # be a dict by cell class name, 'other' for the rest. CPU: the chunked backward wins for the LSTM (0.86x)
-# and loses for the GRU (1.1x), whose default step already runs at ~80% of the matmul peak.
+# and loses for the GRU (1.1x), whose default step already runs at ~80% of the matmul peak. Fused gates
+# measured faster on CPU, and one large matmul suits GPU/TPU.
 BACKEND_DEFAULTS = {
-    'cpu': {'hoist_input_projection': False, 'unroll': 1, 'backward_chunk': {'LSTMCell': 5, 'other': 0}},
-    'other': {'hoist_input_projection': True, 'unroll': 1, 'backward_chunk': 0},
+    'cpu': {'fuse_gates': True, 'hoist_input_projection': False, 'unroll': 1,
+            'backward_chunk': {'LSTMCell': 5, 'other': 0}},
+    'other': {'fuse_gates': True, 'hoist_input_projection': True, 'unroll': 1, 'backward_chunk': 0},
 }
 
 
@@ -117,11 +114,6 @@ def backend_default(option: str, cell: type | None = None) -> Any:
   (``BACKEND_DEFAULTS``)."""
   value = BACKEND_DEFAULTS.get(jax.default_backend(), BACKEND_DEFAULTS['other'])[option]
   return value.get(getattr(cell, '__name__', None), value['other']) if isinstance(value, dict) else value
-
-
-def default_hoist_input_projection() -> bool:
-  """Backend default for ``hoist_input_projection``: off on CPU (measured slower there), on elsewhere."""
-  return backend_default('hoist_input_projection')
 
 
 def scan_cell(cell: Any, weights: Any, x: Any, carry: Carry, mask: Array | None = None, *,
@@ -344,7 +336,7 @@ class SequenceLayer(nn.Module):
     gating.check_dropout_rate(self.dropout_rate)
     cell_type, cell_kwargs = self.cell_spec()
     speed = {name: backend_default(name, cell_type) if getattr(self, name) is None else getattr(self, name)
-             for name in ('hoist_input_projection', 'unroll', 'backward_chunk')}
+             for name in ('fuse_gates', 'hoist_input_projection', 'unroll', 'backward_chunk')}
     if speed['unroll'] < 1 or speed['backward_chunk'] < 0:
       raise ValueError(f'unroll must be >= 1 and backward_chunk >= 0 (0: JAX\'s own scan gradient), got '
                        f'{speed["unroll"]} and {speed["backward_chunk"]}.')
@@ -357,12 +349,11 @@ class SequenceLayer(nn.Module):
     # An unbound cell (parent=None) only to build zeros; it owns no parameters.
     one = cell_type(**cell_kwargs, parent=None).initialize_carry(jax.random.key(0), (batch, in_features))
     carries = self._per_layer_carries(initial_carry, (one, one) if self.bidirectional else one)
-    fuse = self.fuse_gates
     layer_kwargs = dict(
         cell_type=cell_type, cell_kwargs=FrozenDict(cell_kwargs), bidirectional=self.bidirectional,
         highway=self.highway, transform_bias_init=self.transform_bias_init, deterministic=deterministic,
         hoist=speed['hoist_input_projection'], unroll=speed['unroll'], backward_chunk=speed['backward_chunk'],
-        fuse_gates=default_fuse_gates() if fuse is None else fuse, kernel_init=self.kernel_init,
+        fuse_gates=speed['fuse_gates'], kernel_init=self.kernel_init,
         dtype=self.dtype, param_dtype=self.param_dtype)
 
     # Time-major (lax.scan walks the leading axis); padded inputs zeroed before the highway gate reads them.
