@@ -93,29 +93,26 @@ def shuffled_indices(num: int, seed: int, rounds: int = 4) -> np.ndarray:
   grain computes each position alone with a 2W-bit Simon cipher (2W = max(16, ceil(log2(num - 1)))
   rounded up to even; round keys from ``std::seed_seq{seed}``), re-encrypting until the value is
   < ``num`` (cycle walking), at ~70 µs a call; this is the same cipher vectorised over the epoch
-  (a few ms for 4,000 examples).
+  (~5 ms for 4,000 examples).
   """
   if num <= 1:
     return np.zeros(num, np.int64)
   bits = math.ceil(math.log2(num - 1))
   word = max(bits + bits % 2, 16) // 2
-  dtype = np.uint32 if word <= 16 else np.uint64
-  mask = dtype(2**word - 1)
-  keys = [dtype(k & (2**word - 1)) for k in _seed_sequence_words(seed, rounds)]
-  rotate = lambda x, r: ((x << dtype(r)) | (x >> dtype(word - r))) & mask
+  half = np.uint8 if word <= 8 else np.uint16 if word <= 16 else np.uint32  # one word
+  mask = half(2**word - 1)
+  keys = [half(k & (2**word - 1)) for k in _seed_sequence_words(seed, rounds)]
+  rotate = lambda x, r: ((x << half(r)) | (x >> half(word - r))) & mask
   simon = lambda x: (rotate(x, 1) & rotate(x, 8)) ^ rotate(x, 2)
-
-  def encrypt(value):
-    left, right = (value >> dtype(word)) & mask, value & mask  # as std::bitset<W>(value >> W)
-    for k in range(0, rounds, 2):
-      left ^= simon(right) ^ keys[k]
-      right ^= simon(left) ^ keys[k + 1]
-    return (left << dtype(word)) | right
-
-  # Cycle walking takes up to hundreds of encryptions per index: encrypt every block value once,
-  # then follow the cipher's cycles by pointer jumping (each pointer to a value >= num jumps to that
-  # value's pointer; only such values are ever skipped).
-  following = encrypt(np.arange(2**(2 * word), dtype=dtype))
+  # Cycle walking takes up to hundreds of encryptions per index: encrypt every block value once
+  # (as left and right words), then follow the cipher's cycles by pointer jumping (each pointer to a
+  # value >= num jumps to that value's pointer; only such values are ever skipped).
+  words = np.arange(2**word, dtype=half)
+  left, right = np.repeat(words, 2**word), np.tile(words, 2**word)
+  for k in range(0, rounds, 2):
+    left ^= simon(right) ^ keys[k]
+    right ^= simon(left) ^ keys[k + 1]
+  following = (left.astype(np.intp) << word) | right
   while (following[:num] >= num).any():
     following = np.where(following >= num, following[following], following)
   # num = 2**(2W) + 1: grain truncates the last index to the block, repeating index 0's value.
