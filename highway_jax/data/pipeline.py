@@ -65,10 +65,9 @@ def _check_shard(shard_index: int, shard_count: int) -> None:
 _MASK32 = 2**32 - 1
 
 
-def _seed_sequence_words(seed: int, count: int) -> list[int]:
-  """C++'s ``std::seed_seq{seed}.generate`` of ``count`` 32-bit words (the standard's algorithm)."""
-  out = [0x8b8b8b8b] * count
-  n = count
+def _seed_sequence_words(seed: int, n: int) -> list[int]:
+  """C++'s ``std::seed_seq{seed}.generate`` of ``n`` 32-bit words (the standard's algorithm)."""
+  out = [0x8b8b8b8b] * n
   t = 11 if n >= 623 else 7 if n >= 68 else 5 if n >= 39 else 3 if n >= 7 else (n - 1) // 2
   p, q = (n - t) // 2, (n - t) // 2 + t
   mix = lambda x: x ^ (x >> 27)
