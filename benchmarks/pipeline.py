@@ -23,12 +23,14 @@ Diagnostics, to find *where* an overhead comes from:
 
 * ``alone``: a third interleaved arm that only iterates the pipeline (no training): examples/s the
   pipeline can deliver, and its process CPU time per batch (all reader threads included);
+* ``per_example``: a fourth arm, the step fed by the loader as it was before issue 11 (one grain
+  element per example; ``per_example_loader``, the same batches): the before/after of one run;
 * ``wait_ms``: per step, the time the training loop spent blocked in ``next(it)`` (the pipeline
   starving the step: too few reader threads, too small a prefetch buffer, slow batch assembly);
 * ``transfer_ms``: one ``jax.device_put`` of a host batch, waited for (host → device copy);
 * the rest of the overhead is contention: reader threads taking CPU (and the GIL) from the step.
 
-``--sweep`` (and, outside ``--tiny``, any task whose median overhead exceeds 10%) measures the same
+``--sweep`` (and, in a full run, any task whose median overhead exceeds 10%) measures the same
 paired overhead for other ``grain.ReadOptions`` (reader threads, prefetch buffer) and with two
 batches put on the device ahead of the step (``device_prefetch``).
 
@@ -51,7 +53,6 @@ import argparse
 import collections
 import contextlib
 import dataclasses
-import functools
 import importlib
 import math
 import time
@@ -124,28 +125,16 @@ def device_prefetch(batches: Iterator[dict], size: int = 2) -> Iterator[dict]:
       yield queue.popleft()
 
 
-def batch_index_loader(ds: data.Dataset, *, batch_size: int, seed: int,
+def per_example_loader(ds: data.Dataset, *, batch_size: int, seed: int,
                        read_options: grain.ReadOptions):
-  """A prototype of a cheaper training loader (measured by ``--sweep``; not the library's).
+  """The training loader before issue 11: one grain element per example (the same batches).
 
-  One grain element per *batch*: a NumPy permutation per epoch instead of grain's per-example
-  ``index_shuffle``, and no per-example shuffle/repeat/slice layers, so the per-example cost is one
-  random access into the split. Same examples per epoch, same integer iterator state.
+  Measured as the ``per_example`` arm, so that the table holds the before/after ratio of one run.
   """
-  split = ds.splits['train']
-  per_epoch = len(split) // batch_size
-  permutation = functools.lru_cache(maxsize=2)(
-      lambda epoch: np.random.default_rng((seed, epoch)).permutation(len(split)))
-
-  def make_batch(index):
-    epoch, k = divmod(index, per_epoch)
-    rng = np.random.default_rng((seed, index, 1))
-    examples = [split[int(i)] for i in permutation(epoch)[k * batch_size:(k + 1) * batch_size]]
-    if ds.augment is not None:
-      examples = [ds.augment(e, rng) for e in examples]
-    return {key: np.stack([e[key] for e in examples]) for key in examples[0]}
-
-  return iter(grain.MapDataset.range(2**62).map(make_batch).to_iter_dataset(read_options))
+  stream = ds.splits['train'].seed(seed).shuffle().repeat()
+  if ds.augment is not None:
+    stream = stream.random_map(ds.augment)
+  return iter(stream.batch(batch_size, drop_remainder=True).to_iter_dataset(read_options))
 
 
 @dataclasses.dataclass
@@ -244,8 +233,6 @@ def sweep(bench: Bench, rounds: int) -> list[dict]:
   arms += [Arm(f'threads={t} prefetch={p}', grain.ReadOptions(num_threads=t, prefetch_buffer_size=p))
            for t, p in SWEEP_READ_OPTIONS]
   arms.append(Arm('default + device_prefetch(2)', default, on_device_ahead=2))
-  arms.append(Arm('batch_index_loader (prototype), default threads', default,
-                  loader=batch_index_loader))
   bench.measure(arms, rounds)
   synthetic = arms[0]
   rows = []
@@ -269,10 +256,11 @@ def run_case(case: str, args, rounds: int) -> dict:
     bench = Bench(task, steps=args.steps or (3 if args.tiny else None),
                   round_s=0.5 if args.quick else 1.5, key_impl='rbg' if args.tiny else None)
     default = task.dataset.read_options
-    arms = [Arm('synthetic'), Arm('pipeline', default), Arm('alone', default, train=False)]
+    arms = [Arm('synthetic'), Arm('pipeline', default), Arm('alone', default, train=False),
+            Arm('per_example', default, loader=per_example_loader)]
     bench.measure(arms, rounds)
-    synthetic, pipeline, alone = arms
-    o = overhead(pipeline, synthetic)
+    synthetic, pipeline, alone, before = arms
+    o, o_before = overhead(pipeline, synthetic), overhead(before, synthetic)
     examples = task.batch_size * bench.steps
     wait_ms = 1e3 * common.spread(pipeline.wait_times)['median'] / bench.steps
     extra_ms = 1e3 * (common.spread(pipeline.times)['median']
@@ -290,19 +278,23 @@ def run_case(case: str, args, rounds: int) -> dict:
         'alone_cpu_ms_per_batch': 1e3 * common.spread(alone.cpu_times)['median'] / bench.steps,
         'overhead_pct': 100 * o['median'], 'overhead_min_pct': 100 * o['min'],
         'overhead_max_pct': 100 * o['max'], 'met': o['median'] <= TARGET,
+        'per_example_overhead_pct': 100 * o_before['median'],
+        'per_example_overhead_min_pct': 100 * o_before['min'],
+        'per_example_overhead_max_pct': 100 * o_before['max'],
         'wait_ms_per_step': wait_ms, 'transfer_ms': bench.transfer_ms,
         # Where the extra time per step goes: blocked on data, copying it, the rest (contention).
         'extra_ms_per_step': extra_ms,
         'contention_ms_per_step': extra_ms - wait_ms - bench.transfer_ms,
         'times_s': {arm.name: arm.times for arm in arms},
     }
-    if args.sweep or (not args.tiny and not row['met']):
+    if args.sweep or (not args.tiny and not args.quick and not row['met']):
       row['sweep'] = sweep(bench, rounds)
   return row
 
 
 COLUMNS = ['case', 'params', 'batch_size', 'steps_per_round', 'step_ms', 'synthetic_examples_per_s',
            'pipeline_examples_per_s', 'overhead_pct', 'overhead_min_pct', 'overhead_max_pct',
+           'per_example_overhead_pct',
            'alone_examples_per_s', 'alone_cpu_ms_per_batch', 'wait_ms_per_step', 'transfer_ms',
            'contention_ms_per_step']
 SWEEP_COLUMNS = ['variant', 'overhead_pct', 'overhead_min_pct', 'overhead_max_pct',

@@ -19,7 +19,7 @@ from typing import Any
 import grain
 import numpy as np
 
-from highway_jax.data.preprocessing import Augmentation, Example, make_crop_flip
+from highway_jax.data.preprocessing import Augmentation, make_crop_flip
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -48,10 +48,16 @@ class Dataset:
     return 'length' in self.splits['train'][0]
 
 
-class ArraySource:
-  """Random-access source over a dict of equally long NumPy arrays (one example per row)."""
+class ArraySource(grain.MapDataset):
+  """A split of equally long NumPy arrays (one example per row), itself a ``grain.MapDataset``.
+
+  ``source[i]`` is example ``i`` (modulo the length, as grain's sources); ``source[indices]`` with an
+  integer array is a whole batch, one fancy index per array (what ``train_loader`` uses). Also
+  accepted by ``grain.MapDataset.source``.
+  """
 
   def __init__(self, arrays: Mapping[str, np.ndarray]):
+    super().__init__()
     lengths = {key: len(value) for key, value in arrays.items()}
     if len(set(lengths.values())) != 1:
       raise ValueError(f'arrays must all have the same length, got {lengths}.')
@@ -61,11 +67,16 @@ class ArraySource:
   def __len__(self) -> int:
     return self._length
 
-  def __getitem__(self, index: int) -> Example:
+  def __getitem__(self, index):
+    if isinstance(index, slice):
+      return self.slice(index)
+    index = index % self._length
     return {key: value[index] for key, value in self._arrays.items()}
 
-  def __repr__(self) -> str:
+  def __str__(self) -> str:
     return f'ArraySource({ {key: value.shape for key, value in self._arrays.items()} })'
+
+  __repr__ = __str__
 
 
 def holdout_count(num: int, fraction: float, key: str) -> int:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import random
 
-import grain
 import numpy as np
 
 from highway_jax.data import algorithmic, preprocessing
@@ -72,7 +71,7 @@ def from_arrays(cfg, *, train: dict[str, np.ndarray], test: dict[str, np.ndarray
         arrays['inputs'], cfg.normalize, mean=mean, std=std, example_ndim=train['inputs'].ndim - 1)}
               for name, arrays in splits.items()}
   return from_splits(
-      cfg, {name: grain.MapDataset.source(ArraySource(arrays)) for name, arrays in splits.items()},
+      cfg, {name: ArraySource(arrays) for name, arrays in splits.items()},
       num_classes=num_classes, vocab_size=vocab_size, image=image, metadata=metadata)
 
 
