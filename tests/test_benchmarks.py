@@ -13,7 +13,7 @@ import json
 import grain
 import numpy as np
 
-from benchmarks import accelerator, levers, pipeline, recurrent, run_all
+from benchmarks import accelerator, conv_unroll, levers, pipeline, recurrent, run_all
 from highway_jax import data
 from highway_jax.recurrent import BACKEND_DEFAULTS
 
@@ -29,6 +29,10 @@ def test_matmul_flops_by_hand():
   second = 2 * (3 * 2 * b * t * (2 * h + h) * 3 * h)
   first = 2 * (3 * 2 * b * t * (i + h) * 3 * h - 2 * b * t * i * 3 * h)
   assert two['train'] == first + second
+
+
+def test_conv_unroll_splits_depth_over_stages():
+  assert [conv_unroll.split_depth(d, 3) for d in (10, 19, 100)] == [(3, 3, 4), (6, 6, 7), (33, 33, 34)]
 
 
 def test_run_all_tiny(tmp_path):
@@ -54,6 +58,9 @@ def test_run_all_tiny(tmp_path):
   for row in results['breakdown']['rows']:
     assert row['train_step_ms'] > 0 and row['forward_ms'] > 0, row
   assert len(results['conv_unroll']['rows']) == 4
+  sweep = {row['unroll']: row for row in results['conv_unroll']['depth_sweep']}
+  assert set(sweep) == {'1', 'full'} and sweep['full']['vs_full'] == 1
+  assert all(row['compile_s'] > 0 and row['step_ms'] > 0 for row in sweep.values())
   rows = {row['case']: row for row in results['pipeline']['rows']}
   assert set(rows) == {'digits_highway', 'cifar10_tfds'}
   assert rows['cifar10_tfds']['data'] == 'cifar10 (tfds mock)'
