@@ -2,7 +2,7 @@
 
 1. *The cliff.* Gradient (fwd + bwd) of a 4-layer stack of 3×3 convolutions (batch 16, 32×32×32, NHWC):
    ``lax.scan`` of a plain conv + tanh with one loop body vs fully unrolled, and ``HighwayStack(kind='conv')``
-   with the library default (``stack.default_unroll``: one loop body) vs fully unrolled, timed interleaved.
+   with the library default (``stack.default_unroll``) vs fully unrolled, timed interleaved.
    XLA's CPU backend runs a convolution fast (Eigen) only in the canonical NHWC × HWIO layout and
    rewrites other layouts into it only outside loops; JAX's convolution gradients are not canonical, so
    inside a ``while`` body they run about 30× slower. ``HighwayConv`` therefore computes its gradients

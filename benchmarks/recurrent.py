@@ -420,6 +420,7 @@ def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> 
   parser.add_argument('--no-stack', action='store_true', help='skip the 4-layer bidirectional table')
   parser.add_argument('--same-process', action='store_true',
                       help='all candidates in this process (default: a fresh process per candidate and round)')
+  parser.add_argument('--loss', choices=('last', 'mse'), default='last', help="the loss (see Harness)")
   parser.add_argument('--study', action='store_true',
                       help='the harness study: the LSTM/GRU ratios under each choice of STUDY, nothing else')
   parser.add_argument('--results-dir', default=None)
@@ -432,7 +433,7 @@ def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> 
 
   shape = TINY_SHAPE if args.tiny else FULL_SHAPE
   rounds = args.rounds or (3 if args.quick or args.tiny else 10)
-  harness = Harness(isolate=not args.same_process, warmup=1 if args.tiny else 2)
+  harness = Harness(isolate=not args.same_process, loss=args.loss, warmup=1 if args.tiny else 2)
   if args.study:
     print(common.header(f'Harness study: recurrent training step, shapes {shape}, {rounds} rounds'))
     rows = harness_study(shape, rounds)

@@ -12,7 +12,7 @@ The benchmarks, in order (each is also a module with its own ``main``):
 4. ``benchmarks.depth``       HighwayStack compile time, step time and memory at 10/100/1000 layers;
 5. ``benchmarks.throughput``  examples/s of the CIFAR highway net and the MNIST-1D sequence models;
 6. ``benchmarks.breakdown``   the LSTM step split into forward, backward and optimizer (ours/Flax/torch);
-7. ``benchmarks.conv_unroll`` conv stack gradients looped vs unrolled (why conv stacks unroll on CPU);
+7. ``benchmarks.conv_unroll`` conv stacks looped vs unrolled, and the CIFAR model vs depth and unroll;
 8. ``benchmarks.pipeline``    training fed by the grain input pipeline vs device-resident batches.
 
 (``benchmarks.accelerator``, the short check for a lent GPU, runs on its own; see docs/accelerator.md.)

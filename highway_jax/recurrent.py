@@ -55,7 +55,8 @@ of the loop by ``chunked_backward_scan``'s, which computes the weight gradients 
 (LSTM, fused GRU with ``reset_after``, SimpleRNN; others keep JAX's gradient); 0 keeps JAX's. Being a
 ``jax.custom_vjp``, it supports reverse-mode differentiation only (``jax.jvp``/``jacfwd`` need 0). ``None`` picks the
 backend's default (``BACKEND_DEFAULTS``, set from ``python -m benchmarks.levers --quick``; on CPU: no hoisting,
-``unroll=1``, ``backward_chunk=5`` for the LSTM and 0 for the others; on GPU: hoisting, ``unroll=2``). All options
+``unroll=1`` (2 for SimpleRNN), ``backward_chunk=5`` for the LSTM and 0 for the others; on GPU: hoisting,
+``unroll=2``). All options
 compute the same function.
 
 Constructor: ``features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init`` and the
@@ -104,7 +105,9 @@ Carry = Any
 # and loses for the GRU (1.1x), whose default step already runs at ~80% of the matmul peak. Fused gates
 # measured faster on CPU, and one large matmul suits GPU/TPU.
 BACKEND_DEFAULTS = {
-    'cpu': {'fuse_gates': True, 'hoist_input_projection': False, 'unroll': 1,
+    # SimpleRNN: unroll=2 at 0.78x and 0.85x of unroll=1 (2 threads; its step is short enough for the loop's
+    # overhead to show); the GRU gained at most 5%, the LSTM lost.
+    'cpu': {'fuse_gates': True, 'hoist_input_projection': False, 'unroll': {'SimpleRNNCell': 2, 'other': 1},
             'backward_chunk': {'LSTMCell': 5, 'other': 0}},
     # An H200 (2026-12-01): unroll=2 at 0.78x of unroll=1 for the LSTM, GRU and simple RNN alike (launch-bound
     # steps); the chunked backward was not measured there.

@@ -59,17 +59,16 @@ Array = jax.Array
 
 
 def default_unroll(kind: str, num_layers: int) -> int:
-  """``HighwayStack``'s scan unroll when ``unroll=None``: 1 (one loop body) for every kind and backend.
+  """``HighwayStack``'s scan unroll when ``unroll=None``: ``min(num_layers, 8)`` for conv stacks on CPU, else 1.
 
-  One loop body keeps compile time independent of depth. Conv stacks used to be unrolled on CPU, where
-  XLA ran JAX's convolution gradients inside a ``while`` loop about 30× slower than outside one; their
-  layers now compute those gradients as canonical NHWC × HWIO convolutions (``highway_jax.highway``), and
-  the looped CIFAR model steps within 5% of the unrolled one at 10 layers and faster at 19–100, while its
-  compile time stays flat (``python -m benchmarks.conv_unroll``). ``kind`` and ``num_layers`` are the hook
-  for a backend that needs otherwise.
+  One loop body keeps compile time independent of depth. On CPU a looped conv stack's step is slower than an
+  unrolled one even with the canonical conv gradients of ``highway_jax.highway`` (``cifar_highway``'s model at
+  batch 8: 1.09× of full unroll at 10 layers, 1.14× at 19), while full unroll compiles in time linear in depth
+  (38 s at 100 layers against 4.3 s looped). Eight layers per iteration step within the noise of full unroll at
+  10–50 layers and 0.72× of it at 100, and compile in at most 13 s at any depth
+  (``python -m benchmarks.conv_unroll --quick``, docs/performance.md).
   """
-  del kind, num_layers
-  return 1
+  return min(num_layers, 8) if kind == 'conv' and jax.default_backend() == 'cpu' else 1
 
 
 def lesion_mask(lesion: None | int | Array | Sequence[bool], num_layers: int) -> Array:
@@ -116,7 +115,8 @@ class HighwayStack(nn.Module):
     dropout_rate: dropout on each layer's H branch.
     remat: recompute each layer's activations in the backward pass (``nn.remat`` inside the scan).
     unroll: layers per scan iteration (``nn.scan``'s ``unroll``). ``None`` (default): ``default_unroll``,
-      1 (one loop body, compile time independent of depth) for dense and conv stacks on every backend.
+      1 (one loop body, compile time independent of depth) except for conv stacks on CPU (8 layers per
+      iteration, so compile time stays bounded while the step stays within the noise of full unroll).
   """
 
   num_layers: int
