@@ -72,7 +72,7 @@ import optax
 
 from benchmarks import common
 from benchmarks.recurrent import FULL_SHAPE, TINY_SHAPE, matmul_flops
-from highway_jax.recurrent import GRU, LSTM, SimpleRNN, backend_default
+from highway_jax.recurrent import BACKEND_DEFAULTS, GRU, LSTM, SimpleRNN, backend_default
 
 sigmoid = jax.nn.sigmoid
 
@@ -448,9 +448,9 @@ def run_cell(cell: str, shape: dict, rounds: int, quick: bool, peak_gflops: floa
 
 def decision(rows: list[dict]) -> tuple[list[dict], dict]:
   """Per speed-option setting (library variants): its paired ratio to each cell's defaults and their
-  geometric mean; and the ``BACKEND_DEFAULTS`` entry it suggests: per cell the best setting if it wins by
-  more than 3% (else that cell's defaults), one value per option where the cells agree, else a dict by
-  cell class name."""
+  geometric mean; and the ``BACKEND_DEFAULTS`` entry it suggests: this backend's entry with, per measured
+  cell, the best setting if it wins by more than 3% (else that cell's defaults), one value per option
+  where the cells agree, else a dict by cell class name."""
   table, best = {}, {}
   for row in rows:
     if row['kind'] == 'library' and set(row['options']) <= set(SPEED_OPTIONS):
@@ -466,10 +466,13 @@ def decision(rows: list[dict]) -> tuple[list[dict], dict]:
                 **{c: entry.get(c) for c in cells}, 'geomean': float(np.exp(np.mean(np.log(ratios))))})
   out.sort(key=lambda r: r['geomean'])
   chosen = {LAYERS[c](1).cell_spec()[0].__name__: best.get(c, (None, cell_defaults(c)))[1] for c in cells}
-  suggested = {}
+  # The backend's entry, with the measured cells' values replaced (cells not measured keep theirs).
+  suggested = dict(BACKEND_DEFAULTS.get(jax.default_backend(), BACKEND_DEFAULTS['other']))
   for option in SPEED_OPTIONS:
-    other = backend_default(option)
-    values = {name: setting[option] for name, setting in chosen.items() if setting[option] != other}
+    now = suggested[option] if isinstance(suggested[option], dict) else {'other': suggested[option]}
+    values = {**now, **{name: setting[option] for name, setting in chosen.items()}}
+    other = values.pop('other')
+    values = {name: value for name, value in values.items() if value != other}
     suggested[option] = {**values, 'other': other} if values else other
   return out, suggested
 
