@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from highway_jax.analysis import lesion, runs
-from highway_jax.training import load_config_file
+from highway_jax.training import ConfigError, load_config_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -76,11 +76,45 @@ def test_lesion_contrast_writes_csv_and_figure_from_lesion_csvs(tmp_path):
   assert [r['run'] for r in rows] == ['easy', 'hard'] == list(summaries)
   assert rows[1]['layers_loss_below_1.1x'] == '0' and rows[1]['all_below_1pt_from_layer'] == '6'
   for row, name in zip(rows, ('easy', 'hard')):
-    assert {k: float(v) for k, v in row.items() if k != 'run'} == pytest.approx(summaries[name])
+    assert row['name'] == name
+    assert {k: float(v) for k, v in row.items() if k not in ('name', 'run')} == pytest.approx(summaries[name])
     np.testing.assert_allclose(lesion.read_lesion_csv(tmp_path / 'out' / name / 'lesion.csv').loss,
                                (easy if name == 'easy' else hard).loss)
   with open(tmp_path / 'out' / 'lesion_contrast.png', 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  assert not (tmp_path / 'out' / 'lesion_contrast_pooled.csv').exists()
+
+
+def test_lesion_contrast_pools_seeds_into_mean_and_std(tmp_path):
+  rng = np.random.default_rng(1)
+  seeds = [hand_result(loss=0.1 * rng.lognormal(0.5, 1.0, size=6), accuracy=0.9 - rng.exponential(0.01, size=6),
+                       baseline_loss=0.1) for _ in range(3)]
+  sources = {'easy': [lesion.write_lesion_csv(r, tmp_path / f'easy{i}.csv') for i, r in enumerate(seeds)],
+             'hand': lesion.write_lesion_csv(hand_result(), tmp_path / 'hand.csv')}
+  summaries = lesion.lesion_contrast(sources, str(tmp_path / 'out'), first=2)
+  rows = read_csv(tmp_path / 'out' / 'lesion_contrast.csv')
+  assert [(r['name'], r['run']) for r in rows] == [('easy', 'easy/0'), ('easy', 'easy/1'), ('easy', 'easy/2'),
+                                                   ('hand', 'hand')]
+  for i, r in enumerate(seeds):
+    np.testing.assert_allclose(lesion.read_lesion_csv(tmp_path / 'out' / 'easy' / str(i) / 'lesion.csv').loss, r.loss)
+  # Independent reference: the counts and means per seed by hand, then numpy's mean and sample std.
+  idle = [sum(a > 0.9 - 0.01 for a in r.accuracy) for r in seeds]
+  below_2x = [sum(l / 0.1 < 2 for l in r.loss) for r in seeds]
+  early_drop = [(0.9 - r.accuracy[0] + 0.9 - r.accuracy[1]) / 2 for r in seeds]
+  pooled = {(r['name'], r['statistic']): r for r in read_csv(tmp_path / 'out' / 'lesion_contrast_pooled.csv')}
+  assert set(pooled) == {('easy', 'mean'), ('easy', 'std')} and pooled['easy', 'mean']['runs'] == '3'
+  for key, values in [('layers_accuracy_drop_below_1pt', idle), ('layers_loss_below_2x', below_2x),
+                      ('mean_accuracy_drop_first_2', early_drop)]:
+    assert float(pooled['easy', 'mean'][key]) == pytest.approx(np.mean(values))
+    assert float(pooled['easy', 'std'][key]) == pytest.approx(np.std(values, ddof=1))
+    assert summaries['easy']['mean'][key] == pytest.approx(np.mean(values))
+  assert [s['layers_accuracy_drop_below_1pt'] for s in summaries['easy']['runs']] == idle
+  assert summaries['hand'] == pytest.approx(lesion.contrast_summary(hand_result(), first=2))
+
+  shallow = lesion.write_lesion_csv(hand_result(layers=np.arange(3) + 3, loss=np.ones(3), accuracy=np.ones(3)),
+                                    tmp_path / 'shallow.csv')
+  with pytest.raises(ConfigError, match="pooled as 'easy' lesion different layers"):
+    lesion.lesion_contrast({'easy': [sources['easy'][0], shallow]}, str(tmp_path / 'bad'))
 
 
 @pytest.fixture(scope='module')
@@ -107,8 +141,18 @@ def test_lesion_contrast_script_on_a_run_and_a_csv(tiny_run, tmp_path):
   for row, num_layers in zip(rows, (3, 6)):
     summary = lesion.contrast_summary(lesion.read_lesion_csv(out / row['run'] / 'lesion.csv'), first=1)
     assert summary['num_layers'] == num_layers
-    assert {k: float(v) for k, v in row.items() if k != 'run'} == pytest.approx(summary)
+    assert {k: float(v) for k, v in row.items() if k not in ('name', 'run')} == pytest.approx(summary)
 
-  result = run_script(f'--runs=a={tiny_run},a={hand_csv}', f'--output_dir={out}')
-  assert result.returncode == 1
-  assert result.stderr.strip().splitlines()[-1].startswith('Config error: --runs must be distinct name=source')
+  # A repeated name pools runs: of one architecture (two hand CSVs of 6 layers), not of two.
+  hand2 = lesion.write_lesion_csv(hand_result(baseline_loss=0.2), tmp_path / 'hand2.csv')
+  result = run_script(f'--runs=hand={hand_csv},hand={hand2}', f'--output_dir={out}', '--first=1')
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.startswith('hand (2 runs, mean ± std): unlesioned loss 0.15 ± 0.0707 ')
+  assert (out / 'lesion_contrast_pooled.csv').exists() and (out / 'hand' / '1' / 'lesion.csv').exists()
+  for flags, message in [((f'--runs=a={tiny_run},a={hand_csv}',), "Config error: the runs pooled as 'a' lesion "
+                          'different layers'),
+                         ((f'--runs=a={hand_csv},a={hand_csv}',), 'Config error: --runs names a run twice'),
+                         (('--runs=a',), 'Config error: --runs must be name=source pairs')]:
+    result = run_script(*flags, f'--output_dir={out}')
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(message), result.stderr

@@ -235,15 +235,35 @@ def contrast_summary(result: LesionResult, *, first: int = 15) -> dict[str, Any]
   return summary
 
 
-def plot_lesion_contrast(results: Mapping[str, LesionResult], path: str | os.PathLike, *,
+def pooled_layers(results: Sequence[LesionResult], name: str) -> np.ndarray:
+  """The lesioned layers all ``results`` (runs pooled under ``name``) share; ConfigError if they differ."""
+  layers = results[0].layers
+  if any(not np.array_equal(r.layers, layers) for r in results[1:]):
+    raise ConfigError(f'the runs pooled as {name!r} lesion different layers ({[len(r.layers) for r in results]} '
+                      'layers); pool only runs of one architecture (e.g. seeds), or give them distinct names.')
+  return layers
+
+
+def plot_lesion_contrast(results: Mapping[str, LesionResult | Sequence[LesionResult]], path: str | os.PathLike, *,
                          title: str | None = None) -> str:
-  """Per run, loss ratio lesioned / unlesioned (log) and accuracy drop against the lesioned layer."""
+  """Per name, loss ratio lesioned / unlesioned (log) and accuracy drop against the lesioned layer; a name
+  with several runs (seeds) shows their mean, with their min–max as a band."""
   fig = Figure(figsize=(11, 4), layout='constrained')
   ratio_ax, drop_ax = fig.subplots(1, 2, sharex=True)
-  for name, result in results.items():
-    label = f'{name} (no lesion: loss {result.baseline_loss:.2g}, accuracy {result.baseline_accuracy:.1%})'
-    ratio_ax.plot(result.layers, result.loss / result.baseline_loss, 'o-', markersize=3, label=label)
-    drop_ax.plot(result.layers, 100 * result.accuracy_drop, 'o-', markersize=3, label=name)
+  for name, pooled in results.items():
+    pooled = [pooled] if isinstance(pooled, LesionResult) else list(pooled)
+    layers = pooled_layers(pooled, name)
+    ratios = np.stack([r.loss / r.baseline_loss for r in pooled])
+    drops = 100 * np.stack([r.accuracy_drop for r in pooled])
+    loss, accuracy = (np.mean([getattr(r, k) for r in pooled]) for k in ('baseline_loss', 'baseline_accuracy'))
+    label = f'{name} (no lesion: loss {loss:.2g}, accuracy {accuracy:.1%})'
+    if len(pooled) > 1:
+      label = f'{name}, mean of {len(pooled)} runs, band min–max (no lesion: loss {loss:.2g}, accuracy {accuracy:.1%})'
+    for ax, values, line_label in ((ratio_ax, ratios, label), (drop_ax, drops, name)):
+      (line,) = ax.plot(layers, values.mean(axis=0), 'o-', markersize=3, label=line_label)
+      if len(pooled) > 1:
+        ax.fill_between(layers, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.2,
+                        linewidth=0)
   for ratio in (1.0, *LOSS_RATIOS):
     ratio_ax.axhline(ratio, color='black', linestyle='--' if ratio == 1 else ':', linewidth=0.8)
   drop_ax.axhline(100 * MAX_ACCURACY_DROP, color='black', linestyle=':', linewidth=0.8)
@@ -255,18 +275,48 @@ def plot_lesion_contrast(results: Mapping[str, LesionResult], path: str | os.Pat
   return save_figure(fig, path)
 
 
-def lesion_contrast(sources: Mapping[str, str], output_dir: str, *, split: str = 'train',
+def pooled_summary(summaries: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+  """Mean and sample std (ddof 1; None for one run) over runs of each number of :func:`contrast_summary`;
+  a field None in any run is None."""
+  stats = {'mean': {}, 'std': {}}
+  for key in summaries[0]:
+    values = [s[key] for s in summaries]
+    missing = any(v is None for v in values)
+    stats['mean'][key] = None if missing else float(np.mean(values))
+    stats['std'][key] = None if missing or len(values) < 2 else float(np.std(values, ddof=1))
+  return stats
+
+
+def lesion_contrast(sources: Mapping[str, str | Sequence[str]], output_dir: str, *, split: str = 'train',
                     first: int = 15) -> dict[str, dict[str, Any]]:
-  """Lesions each ``{name: source}`` (a run's work directory, or its ``lesion.csv`` to reuse) and
-  writes ``<name>/lesion.csv`` (and ``lesion.png`` for a run), ``lesion_contrast.csv`` (one row of
-  :func:`contrast_summary` per run) and ``lesion_contrast.png`` to ``output_dir``; the summaries."""
-  results = {}
-  for name, source in sources.items():
-    run_dir = os.path.join(output_dir, name)
-    results[name] = read_lesion_csv(source) if os.path.isfile(source) else lesion_run(source, run_dir, split=split)
-    write_lesion_csv(results[name], os.path.join(run_dir, 'lesion.csv'))  # a reused CSV lies there too
-  summaries = {name: contrast_summary(result, first=first) for name, result in results.items()}
-  rows = [dict(run=name, **summary) for name, summary in summaries.items()]
+  """Lesions each ``{name: source}`` (a run's work directory, or its ``lesion.csv`` to reuse; a list of
+  them pools runs of one architecture, e.g. seeds, under one name) and writes ``<name>/lesion.csv`` (and
+  ``lesion.png`` for a run; ``<name>/<i>/`` for the i-th of pooled sources), ``lesion_contrast.csv`` (one
+  row of :func:`contrast_summary` per run: ``name``, ``run`` its directory), for pooled names
+  ``lesion_contrast_pooled.csv`` (per name a ``mean`` and a ``std`` row over its runs) and
+  ``lesion_contrast.png`` to ``output_dir``. Returns per name its summary, or for pooled names the
+  ``{'mean': ..., 'std': ..., 'runs': [summary, ...]}`` of :func:`pooled_summary`."""
+  results, rows, summaries, pooled_rows = {}, [], {}, []
+  for name, name_sources in sources.items():
+    pooled = not isinstance(name_sources, (str, os.PathLike))
+    results[name], run_summaries = [], []
+    for i, source in enumerate(name_sources if pooled else [name_sources]):
+      run = os.path.join(name, str(i)) if pooled else name
+      run_dir = os.path.join(output_dir, run)
+      result = read_lesion_csv(source) if os.path.isfile(source) else lesion_run(source, run_dir, split=split)
+      write_lesion_csv(result, os.path.join(run_dir, 'lesion.csv'))  # a reused CSV lies there too
+      results[name].append(result)
+      run_summaries.append(contrast_summary(result, first=first))
+      rows.append(dict(name=name, run=run, **run_summaries[-1]))
+    pooled_layers(results[name], name)
+    if pooled:
+      summaries[name] = dict(**pooled_summary(run_summaries), runs=run_summaries)
+      pooled_rows += [dict(name=name, statistic=k, runs=len(run_summaries), **summaries[name][k])
+                      for k in ('mean', 'std')]
+    else:
+      summaries[name] = run_summaries[0]
   write_csv(os.path.join(output_dir, 'lesion_contrast.csv'), list(rows[0]), rows)
+  if pooled_rows:
+    write_csv(os.path.join(output_dir, 'lesion_contrast_pooled.csv'), list(pooled_rows[0]), pooled_rows)
   plot_lesion_contrast(results, os.path.join(output_dir, 'lesion_contrast.png'))
   return summaries
