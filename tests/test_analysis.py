@@ -16,6 +16,7 @@ from highway_jax.analysis import depth_sweep, gates, lesion, runs
 from highway_jax.errors import ConfigError
 from highway_jax.highway import Highway
 from highway_jax.stack import HighwayStack
+from highway_jax.training.plots import plot_curves
 from highway_jax.training.workdir import read_metrics
 
 L, D, P, B = 3, 3, 2, 4
@@ -340,3 +341,38 @@ def test_plots_write_pngs(tmp_path):
     runs.plot_metric_curves({'highway': tmp_path / 'nowhere'}, tmp_path / 'x.png')
   with pytest.raises(ValueError, match=r'num_examples must be in \[1, 2\]'):
     gates.plot_example_gates(stats, tmp_path / 'x.png', num_examples=3)
+
+
+def test_plot_metric_curves_mean_and_min_max_band_over_runs(tmp_path, monkeypatch):
+  def records(losses, steps=(0, 10, 20)):
+    return [{'step': step, 'split': 'train', 'loss': loss} for step, loss in zip(steps, losses)]
+  seeds = [records([2.0, 1.0, 0.5]), records([3.0, 0.5, 0.25]), records([1.0, 1.5, 0.75])]
+  run = tmp_path / 'run'
+  run.mkdir()
+  with open(run / 'metrics.jsonl', 'w') as f:
+    f.writelines(json.dumps(r) + '\n' for r in records([1.0, 0.5, 0.25]))
+
+  drawn = {}
+  monkeypatch.setattr(runs, 'plot_curves', lambda curves, path, **kwargs: drawn.update(curves=curves, **kwargs))
+  runs.plot_metric_curves({'seeds': seeds, 'one': run, 'one in a list': [run], 'twice': [run, run]},
+                          tmp_path / 'x.png')
+  once = ([0, 10, 20], [1.0, 0.5, 0.25])
+  assert drawn['curves'] == {'seeds': ([0, 10, 20], [2.0, 1.0, 0.5]), 'one': once, 'one in a list': once,
+                             'twice': once}
+  assert drawn['bands'] == {'seeds': ([1.0, 0.5, 0.25], [3.0, 1.5, 0.75]),  # min and max per step
+                            'twice': (once[1], once[1])}
+  monkeypatch.undo()
+
+  # The mean's line alone, and with its band.
+  plain = runs.plot_metric_curves({'seeds': records([2.0, 1.0, 0.5])}, tmp_path / 'plain.png')
+  banded = runs.plot_metric_curves({'seeds': seeds}, tmp_path / 'banded.png')
+  assert_png(banded)
+  from matplotlib import image  # pylint: disable=g-import-not-at-top
+  assert not np.array_equal(image.imread(plain), image.imread(banded))
+  with pytest.raises(ConfigError, match=r"runs of 'seeds' logged train loss at different steps.*records #1 "
+                                        r'\(3 at steps 0\.\.30\)'):
+    runs.plot_metric_curves({'seeds': [seeds[0], records([1.0, 1.0, 1.0], steps=(0, 10, 30))]}, tmp_path / 'x.png')
+  with pytest.raises(ValueError, match=r"band 'a' must be \(low, high\) at the steps of the curve"):
+    plot_curves({'a': ([0, 1], [1.0, 2.0])}, tmp_path / 'x.png', ylabel='loss', bands={'a': ([1.0], [2.0])})
+  # A band at a single step (an error bar) whose low edge is 0 (so a linear y axis).
+  assert_png(plot_curves({'a': ([5], [0.5])}, tmp_path / 'point.png', ylabel='loss', bands={'a': ([0.0], [1.0])}))

@@ -171,3 +171,50 @@ def test_finished_study_is_reused_and_loss_curves_script(study, monkeypatch, tmp
        f'--output={output}'], capture_output=True, text=True, cwd=REPO, timeout=120)
   assert result.returncode == 0, result.stderr
   assert output.stat().st_size > 0 and (tmp_path / 'curves' / 'accuracy_curves.png').exists()
+  mixed = subprocess.run(
+      [sys.executable, os.path.join(REPO, 'scripts', 'loss_curves.py'),
+       f'--runs=a={os.path.join(workdir, "runs", "highway_depth1")}', '--seeds=0,1'],
+      capture_output=True, text=True, cwd=REPO, timeout=120)
+  assert (mixed.returncode, mixed.stderr) == (
+      1, 'Config error: --seeds applies to the default pair only, not to --runs.\n')
+
+
+def test_loss_curves_script_seeds_summary_and_reuse(tmp_path):
+  # The default pair's :runlocal configs for 2 steps, 2 seeds; seed 1 reuses seed 0's compiles (same programs).
+  env = dict(os.environ, JAX_DISABLE_MOST_OPTIMIZATIONS='1', JAX_COMPILATION_CACHE_DIR=str(tmp_path / 'jax_cache'),
+             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0', JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES='-1')
+  workdir = tmp_path / 'pair'
+  command = [sys.executable, os.path.join(REPO, 'scripts', 'loss_curves.py'), f'--workdir={workdir}',
+             '--runlocal', '--steps=2', '--seeds=0,1']
+  result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+  assert result.returncode == 0, result.stderr
+  summary = read_csv(workdir / 'summary.csv')
+  labels = {'LSTM': 'LSTM', 'Highway MLP': 'Highway_MLP'}
+  assert [(r['label'], r['seed'], r['workdir']) for r in summary] == [
+      (label, seed, run) for label, name in labels.items()
+      for seed, run in (('0', name), ('1', f'{name}_seed1'), ('mean', ''), ('std', ''))]
+  keys = {'train_loss': 'train_loss', 'validation_accuracy': 'validation_accuracy',
+          'test_accuracy': 'test_accuracy', 'steps': 'step'}
+  for label, name in labels.items():
+    rows = {r['seed']: r for r in summary if r['label'] == label}
+    configs = [json.loads((workdir / run / 'config.json').read_text()) for run in (name, f'{name}_seed1')]
+    assert [c.pop('seed') for c in configs] == [0, 1] and configs[0] == configs[1]  # only the seed differs
+    results = [json.loads((workdir / run / 'results.json').read_text()) for run in (name, f'{name}_seed1')]
+    for key, result_key in keys.items():
+      values = [r[result_key] for r in results]
+      assert [float(rows[s][key]) for s in '01'] == values and values[0] is not None
+      assert float(rows['mean'][key]) == pytest.approx(np.mean(values), abs=1e-12)
+      assert float(rows['std'][key]) == pytest.approx(np.std(values, ddof=1), abs=1e-12)
+    assert rows['0']['status'] == rows['1']['status'] == 'ok' and results[0]['step'] == 2
+    assert f'{label}, seed 1: test accuracy {results[1]["test_accuracy"]:.2%}' in result.stdout
+    mean, std = float(rows['mean']['test_accuracy']), float(rows['std']['test_accuracy'])
+    assert f'{label}: test accuracy {mean:.1%} ± {std:.1%} (2 seeds), final training loss ' in result.stdout
+  for figure in ('loss_curves.png', 'accuracy_curves.png'):
+    assert (workdir / figure).stat().st_size > 0
+
+  mtimes = {p: p.stat().st_mtime_ns for p in workdir.glob('*/results.json')}
+  assert len(mtimes) == 4
+  again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+  assert again.returncode == 0, again.stderr
+  assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # finished runs were reused, not retrained
+  assert read_csv(workdir / 'summary.csv') == summary

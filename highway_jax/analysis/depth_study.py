@@ -38,7 +38,7 @@ import numpy as np
 from flax import linen as nn
 from matplotlib.figure import Figure
 
-from highway_jax.analysis.runs import first_train_batch, train_or_reuse, with_step_budget, write_csv
+from highway_jax.analysis.runs import first_train_batch, mean_and_std, train_or_reuse, with_step_budget, write_csv
 from highway_jax.training import losses
 from highway_jax.training.evaluation import evaluate_checkpoint
 from highway_jax.training.plots import save_figure, style_axes
@@ -114,9 +114,8 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     entry = dict(family=family, depth=depth, runs=len(group), n=len(ok),
                  plateaued=sum(bool(r['plateaued']) for r in ok))
     for key in ('test_accuracy', 'final_test_accuracy'):
-      values = np.array([r[key] for r in ok], np.float64)
-      entry[f'{key}_mean'] = float(values.mean()) if ok else None
-      entry[f'{key}_std'] = (float(values.std(ddof=1)) if len(ok) > 1 else 0.0) if ok else None
+      mean, std = mean_and_std([r[key] for r in ok])
+      entry[f'{key}_mean'], entry[f'{key}_std'] = mean, 0.0 if mean is not None and std is None else std
     summary.append(entry)
   return summary
 

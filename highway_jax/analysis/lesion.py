@@ -62,7 +62,7 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from highway_jax.analysis.runs import LoadedRun, checked_batches, load_run, write_csv
+from highway_jax.analysis.runs import LoadedRun, checked_batches, load_run, mean_and_std, write_csv
 from highway_jax.errors import ConfigError
 from highway_jax.training import losses
 from highway_jax.training.plots import save_figure, style_axes
@@ -276,14 +276,10 @@ def plot_lesion_contrast(results: Mapping[str, LesionResult | Sequence[LesionRes
 
 
 def pooled_summary(summaries: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-  """Mean and sample std (ddof 1; None for one run) over runs of each number of :func:`contrast_summary`;
-  a field None in any run is None."""
+  """``{'mean': ..., 'std': ...}`` over runs of each number of :func:`contrast_summary` (``runs.mean_and_std``)."""
   stats = {'mean': {}, 'std': {}}
   for key in summaries[0]:
-    values = [s[key] for s in summaries]
-    missing = any(v is None for v in values)
-    stats['mean'][key] = None if missing else float(np.mean(values))
-    stats['std'][key] = None if missing or len(values) < 2 else float(np.std(values, ddof=1))
+    stats['mean'][key], stats['std'][key] = mean_and_std([s[key] for s in summaries])
   return stats
 
 

@@ -143,21 +143,56 @@ def checked_batches(batches: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int,
     raise ValueError("batches is empty or every example is masked out (batch['mask'] all zero).")
 
 
-def plot_metric_curves(runs: Mapping[str, str | os.PathLike | Sequence[Mapping[str, Any]]],
-                       path: str | os.PathLike, *, metric: str = 'loss', split: str = 'train',
-                       log_scale: bool = True, title: str | None = None) -> str:
+Run = str | os.PathLike | Sequence[Mapping[str, Any]]
+"""A run whose metrics :func:`plot_metric_curves` reads: a work directory, its metrics.jsonl, or its records."""
+
+
+def _is_run(value: Run | Sequence[Run]) -> bool:
+  """Whether ``value`` is one run (a path, or records: a sequence of mappings), not a list of runs."""
+  return not isinstance(value, Sequence) or isinstance(value, str) or all(isinstance(r, Mapping) for r in value)
+
+
+def plot_metric_curves(runs: Mapping[str, Run | Sequence[Run]], path: str | os.PathLike, *, metric: str = 'loss',
+                       split: str = 'train', log_scale: bool = True, title: str | None = None) -> str:
   """``metric`` of ``split`` against the step, one line per ``{label: run}``; a run is a work
-  directory, its ``metrics.jsonl``, or its records."""
-  curves = {}
-  for label, run in runs.items():
-    records = run if isinstance(run, Sequence) and not isinstance(run, str) else read_metrics(run)
-    curves[label] = metric_curve(records, split, metric)
-    if not curves[label][0]:
-      available = sorted({(r['split'], k) for r in records for k in r if k not in ('split', 'step')})
-      raise ConfigError(f'run {label!r} has no {metric!r} for split {split!r}; it has (split, '
-                        f'metric) {available}.')
+  directory, its ``metrics.jsonl``, or its records. A list of several runs (e.g. one per seed) is drawn
+  as their mean with a shaded band from their minimum to their maximum, at their logging steps, which
+  must be the same (ConfigError naming the runs otherwise); the label is the legend text as given."""
+  curves, bands = {}, {}
+  for label, value in runs.items():
+    group = [value] if _is_run(value) else list(value)
+    names, per_run = [], []
+    for i, run in enumerate(group):
+      is_records = isinstance(run, Sequence) and not isinstance(run, str)
+      names.append(f'records #{i}' if is_records else os.fspath(run))
+      records = run if is_records else read_metrics(run)
+      per_run.append(metric_curve(records, split, metric))
+      if not per_run[-1][0]:
+        available = sorted({(r['split'], k) for r in records for k in r if k not in ('split', 'step')})
+        raise ConfigError(f'run {label!r}' + (f' ({names[-1]})' if len(group) > 1 else '') + f' has no '
+                          f'{metric!r} for split {split!r}; it has (split, metric) {available}.')
+    steps = per_run[0][0]
+    if any(other != steps for other, _ in per_run[1:]):
+      logged = ', '.join(f'{name} ({len(s)} at steps {s[0]}..{s[-1]})' for name, (s, _) in zip(names, per_run))
+      raise ConfigError(f'the runs of {label!r} logged {split} {metric} at different steps, so they cannot be '
+                        f'averaged: {logged}.')
+    if len(per_run) == 1:
+      curves[label] = per_run[0]
+    else:
+      values = np.asarray([v for _, v in per_run], np.float64)
+      curves[label] = (steps, values.mean(axis=0).tolist())
+      bands[label] = (values.min(axis=0).tolist(), values.max(axis=0).tolist())
   return plot_curves(curves, path, ylabel=f'{split} {metric}', log_scale=log_scale,
-                     title=title or f'{split} {metric} per step')
+                     title=title or f'{split} {metric} per step', bands=bands)
+
+
+def mean_and_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+  """Mean and sample std (ddof 1) of ``values`` (e.g. one per seed): both None when there is no value or
+  one is None, the std None for a single value."""
+  if not len(values) or any(v is None for v in values):
+    return None, None
+  values = np.asarray(values, np.float64)
+  return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else None
 
 
 def write_csv(path: str, fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:

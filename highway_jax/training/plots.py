@@ -5,8 +5,10 @@ display and touch no global backend state. Every figure of the package (training
 in ``highway_jax.analysis``) is written by :func:`save_figure` at :data:`DPI`, its axes styled by :func:`style_axes`.
 
 ``plot_curves({label: (steps, values)}, path, ylabel=...)`` draws one line per label against the step (a single point
-as a marker). A training run calls :func:`plot_run`, which writes ``workdir/loss.png`` (the loss of every split, log
-scale) and ``workdir/accuracy.png`` (every metric whose name contains 'accuracy', per split) from ``metrics.jsonl``.
+as a marker), each optionally with a shaded band (``bands={label: (low, high)}``, e.g. the min–max over seeds
+around their mean). A training run calls :func:`plot_run`, which writes ``workdir/loss.png`` (the loss of every split,
+log scale) and ``workdir/accuracy.png`` (every metric whose name contains 'accuracy', per split) from
+``metrics.jsonl``.
 
 Example::
 
@@ -56,13 +58,33 @@ def metric_curve(records: Sequence[Mapping[str, Any]], split: str, metric: str) 
 
 
 def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | os.PathLike, *,
-                ylabel: str, log_scale: bool = True, title: str | None = None) -> str:
-  """One line per ``{label: (steps, values)}`` against the step; log y if all values are > 0."""
+                ylabel: str, log_scale: bool = True, title: str | None = None,
+                bands: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None) -> str:
+  """One line per ``{label: (steps, values)}`` against the step; log y if all values (band edges included)
+  are > 0.
+
+  ``bands`` ``{label: (low, high)}``, values at that label's steps (e.g. the min and max over seeds around
+  their mean), shades that range around the label's line in its colour (an error bar at a single point);
+  ValueError if a band has no curve of its label or not one value per step."""
+  bands = dict(bands or {})
+  for label, (low, high) in bands.items():
+    if label not in curves or not len(low) == len(high) == len(curves[label][0]):
+      raise ValueError(f'band {label!r} must be (low, high) at the steps of the curve of that label; got '
+                       f'{len(low)} and {len(high)} values for ' + (
+                           f'{len(curves[label][0])} steps.' if label in curves else f'the curves {list(curves)}.'))
   fig = Figure(figsize=(7, 4.2), layout='constrained')
   ax = fig.add_subplot()
   for label, (steps, values) in curves.items():
-    ax.plot(steps, values, 'o-' if len(steps) == 1 else '-', label=label)
-  log_scale = log_scale and all(v > 0 for _, values in curves.values() for v in values)
+    (line,) = ax.plot(steps, values, 'o-' if len(steps) == 1 else '-', label=label)
+    if label in bands:
+      low, high = bands[label]
+      if len(steps) == 1:
+        ax.errorbar(steps, values, yerr=[[max(values[0] - low[0], 0)], [max(high[0] - values[0], 0)]], fmt='none',
+                    ecolor=line.get_color(), alpha=0.5, capsize=4)
+      else:
+        ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+  log_scale = log_scale and all(v > 0 for _, values in curves.values() for v in values) and all(
+      v > 0 for low, _ in bands.values() for v in low)
   style_axes(ax, integer_x=False, log_y=log_scale, grid='both', xlabel='step', title=title or '',
              ylabel=ylabel + (' (log scale)' if log_scale else ''))
   return save_figure(fig, path)
