@@ -6,7 +6,8 @@ r"""Training curves of an LSTM and a highway network on the same data, from thei
 
 Without ``--runs`` it trains (or reuses, when finished) the default pair on offline MNIST-1D: an LSTM
 (``configs/mnist1d_gru.py`` with ``model.cell=lstm``: one layer of 128 units) and a highway MLP
-(``configs/mnist1d_highway.py``), each for ``--steps`` steps and once per seed of ``--seeds``, seed 0 in
+(``configs/mnist1d_highway.py``), each for ``--steps`` steps (evaluated on the validation split every
+``--eval_every`` steps, default 20 times per run) and once per seed of ``--seeds``, seed 0 in
 ``<workdir>/<label>`` (``LSTM``, ``Highway_MLP``) and seed s in ``<workdir>/<label>_seed<s>``. It writes
 ``<workdir>/summary.csv``: per run its label, seed, work directory (relative to ``--workdir``), status
 (``ok`` or ``diverged``), final training loss, validation and test accuracy and steps; then per label a
@@ -42,6 +43,9 @@ flags.DEFINE_list('runs', None, 'label=workdir pairs of finished runs to plot (n
 flags.DEFINE_string('workdir', 'runs/lstm_vs_highway', 'Where the default pair is trained and summary.csv '
                     'written.')
 flags.DEFINE_integer('steps', None, 'Optimizer steps per run of the default pair (default: config).')
+flags.DEFINE_integer('eval_every', None, 'Steps between validation evaluations of the default pair, the points '
+                     'of the accuracy curves (default: --steps / 20, or the config\'s without --steps; 0: only '
+                     'at the end).')
 flags.DEFINE_list('seeds', DEFAULT_SEEDS, 'Seeds of the default pair (not with --runs): one run per label and '
                   'seed, seed 0 in <workdir>/<label>, seed s in <workdir>/<label>_seed<s>; with several, the '
                   'curves are the mean over seeds with a min-max band.')
@@ -90,11 +94,14 @@ def train_default_pair(workdir: str, seeds: list[int]) -> dict[str, str | list[s
   """Trains or reuses every run of the default pair, prints their results, writes summary.csv; returns
   ``{legend label: work directory, or those of several seeds}`` of the runs that did not diverge."""
   rows, curves = [], {}
+  eval_every = FLAGS.eval_every
+  if eval_every is None and FLAGS.steps:
+    eval_every = max(1, FLAGS.steps // 20)
   for label, spec, overrides in DEFAULT_PAIR:
     base = load_config_file(os.path.join(REPO, spec + (':runlocal' if FLAGS.runlocal else '')), overrides)
     label_rows = []
     for seed in seeds:
-      config = runs_lib.with_step_budget(base, FLAGS.steps)  # a copy
+      config = runs_lib.with_step_budget(base, FLAGS.steps, eval_every=eval_every)  # a copy
       config.seed = seed
       name = label.replace(' ', '_') + (f'_seed{seed}' if seed else '')
       results = runs_lib.train_or_reuse(config, os.path.join(workdir, name))

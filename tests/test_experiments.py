@@ -194,6 +194,11 @@ def test_with_step_budget():
   config = runs.with_step_budget(config_file('digits_depth', 'num_layers=10'), 50)
   assert (config.num_train_steps, config.schedule.warmup_steps, config.log_every_steps,
           config.eval_every_steps, config.checkpoint_every_steps) == (50, 0, 2, 0, 0)
+  config = runs.with_step_budget(config_file('digits_depth', 'num_layers=10'), 50, eval_every=5)
+  assert (config.num_train_steps, config.eval_every_steps, config.checkpoint_every_steps) == (50, 5, 5)
+  unchanged = config_file('digits_depth', 'num_layers=10')
+  assert runs.with_step_budget(unchanged, None).to_dict() == unchanged.to_dict()
+  assert runs.with_step_budget(unchanged, None, eval_every=0).eval_every_steps == 0
   with pytest.raises(ValueError, match="unknown config key 'model.nope'"):
     config_file('digits_depth', 'num_layers=10', **{'model.nope': 1})
 

@@ -166,10 +166,8 @@ def run_depth_study(make_config: Callable[[int, str], ml_collections.ConfigDict]
   for family in families:
     for depth in depths:
       for run_seed in seeds:
-        config = with_step_budget(make_config(depth, family), steps)
+        config = with_step_budget(make_config(depth, family), steps, eval_every=eval_every)
         config.seed = run_seed
-        if eval_every is not None:
-          config.eval_every_steps = config.checkpoint_every_steps = int(eval_every)
         name = f"{family.replace(' ', '_')}_depth{depth}" + (f'_seed{run_seed}' if run_seed else '')
         run_dir = os.path.join(workdir, 'runs', name)
         results = train_or_reuse(config, run_dir)

@@ -37,9 +37,12 @@ from highway_jax.training.workdir import CONFIG_FILE, RESULTS_FILE, config_json,
 DIVERGED_FILE = 'diverged.json'
 
 
-def with_step_budget(config: ml_collections.ConfigDict, steps: int | None) -> ml_collections.ConfigDict:
+def with_step_budget(config: ml_collections.ConfigDict, steps: int | None, *,
+                     eval_every: int | None = None) -> ml_collections.ConfigDict:
   """A copy of ``config`` trained for ``steps`` steps (None: unchanged): warmup at most a tenth of it,
-  evaluation and checkpoint only at the end, the loss logged about 25 times (enough for a curve)."""
+  evaluation and checkpoint only at the end, the loss logged about 25 times (enough for a curve).
+  ``eval_every``: evaluation on the validation split and checkpoint every so many steps instead (0: only
+  at the end; None: as above, or as the config has it without ``steps``)."""
   config = ml_collections.ConfigDict(config.to_dict())
   if steps is not None:
     config.num_train_steps = int(steps)
@@ -47,6 +50,8 @@ def with_step_budget(config: ml_collections.ConfigDict, steps: int | None) -> ml
     config.log_every_steps = max(1, min(config.log_every_steps, steps // 25))
     config.eval_every_steps = 0
     config.checkpoint_every_steps = 0
+  if eval_every is not None:
+    config.eval_every_steps = config.checkpoint_every_steps = int(eval_every)
   return config
 
 
