@@ -8,8 +8,9 @@ default) or, with ``--dataset=imdb_reviews|sst2``,
 prepared) for every depth in ``--depths``. ``--steps`` caps each run's
 budget and ``--features`` the units per direction, so the study fits a CPU. Each run is evaluated
 on the validation split every ``--eval_every`` steps (default: 20 times per run) and reports the test
-accuracy of its best checkpoint there (early stopping as model selection); ``--grad_depths`` get the
-gradient norm per layer at initialisation. Finished runs in ``<workdir>/runs`` are reused
+accuracy of its best checkpoint there (early stopping as model selection; ``--patience=P`` also stops a run
+after P evaluations without improvement, so a long ``--steps`` trains each run to its plateau);
+``--grad_depths`` get the gradient norm per layer at initialisation. Finished runs in ``<workdir>/runs`` are reused
 (``--eval_every=0 --depths=1,2,4,8,12`` reuses those of the one-seed study, evaluated only at the end).
 Writes ``depth_study.csv``, ``summary.csv``, ``grad_norms.csv``, ``results.json`` and
 ``accuracy_vs_depth.png`` (highway_jax/analysis/depth_study.py).
@@ -37,6 +38,8 @@ flags.DEFINE_list('seeds', ['0'], 'Seeds; one run per family, depth and seed (me
 flags.DEFINE_integer('eval_every', None, 'Steps between validation evaluations and checkpoints (default: '
                      '--steps / 20, or the config\'s without --steps; 0: only at the end).')
 flags.DEFINE_list('grad_depths', None, 'Depths of the gradient-norm panel (default: the deepest).')
+flags.DEFINE_integer('patience', 0, 'Early stopping: stop a run after this many evaluations in a row without a '
+                     'better validation accuracy (0: train the whole budget).')
 flags.DEFINE_string('data_dir', None, 'TFDS directory with the sentiment data prepared.')
 
 
@@ -52,6 +55,8 @@ def make_config(depth, family):
     overrides['model.features'] = FLAGS.features
   if FLAGS.data_dir:
     overrides['data.data_dir'] = FLAGS.data_dir
+  if FLAGS.patience:
+    overrides['early_stopping_patience'] = FLAGS.patience
   return load_config_file(spec, overrides)
 
 

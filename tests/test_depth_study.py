@@ -92,6 +92,21 @@ def test_summary_matches_numpy_on_the_rows(study):
       final_test_accuracy_mean=0.4, final_test_accuracy_std=0.0)]
 
 
+def test_early_stopped_runs_count_as_plateaued(tmp_path):
+  def patient(depth, family):  # the highest validation loss: best at the first evaluation, as loss falls
+    config = make_config(depth, family)
+    config.early_stopping_patience = 1
+    return config
+
+  payload = depth_study.run_depth_study(patient, str(tmp_path), depths=(1,), families=FAMILIES, steps=STEPS,
+                                        seeds=(0,), eval_every=EVERY, grad_depths=())
+  (row,) = payload['rows']
+  with open(tmp_path / row['run'] / 'results.json') as f:
+    results = json.load(f)
+  assert results['stopped_on_plateau'] and results['step'] == row['steps'] == 2 * EVERY < STEPS
+  assert row['best_step'] == EVERY and row['plateaued'] is True
+
+
 def test_grad_norms_of_the_deepest_runs_at_initialisation(study):
   workdir, _ = study
   norms = read_csv(os.path.join(workdir, 'grad_norms.csv'))

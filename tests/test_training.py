@@ -19,6 +19,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from highway_jax import data
+from highway_jax.analysis import runs
 from highway_jax.errors import WorkdirError
 from highway_jax.training import (
   CheckpointError,
@@ -282,6 +283,95 @@ def test_best_checkpoint_is_chosen_on_validation_and_test_reported_at_the_end(tm
   for split in ('validation', 'test'):  # the final state, evaluated again independently
     assert evaluate_checkpoint(workdir, 'latest', split)['loss'] == pytest.approx(results[f'{split}_loss'])
   assert evaluate_checkpoint(workdir, 'latest', 'test')['accuracy'] == pytest.approx(results['test_accuracy'])
+
+
+# Scripted validation accuracy per step: best at 2 (0.6), tied at 3, beaten at 4 (0.65), tied at 5, worse at 6.
+SCRIPTED_ACCURACY = {1: 0.5, 2: 0.6, 3: 0.6, 4: 0.65, 5: 0.65, 6: 0.64, 7: 0.7, 8: 0.7, 9: 0.7, 10: 0.7}
+
+
+def scripted_validation(monkeypatch):
+  real = loop.evaluate
+
+  def evaluate(s, state, split):
+    metrics = real(s, state, split)
+    return metrics | {'accuracy': SCRIPTED_ACCURACY[int(state.step)]} if split == 'validation' else metrics
+
+  monkeypatch.setattr(loop, 'evaluate', evaluate)
+
+
+def expected_stop(accuracy, patience):
+  """Reference: the first step after which `patience` evaluations in a row did not beat the best before."""
+  best, since = -math.inf, 0
+  for step in sorted(accuracy):
+    best, since = (accuracy[step], 0) if accuracy[step] > best else (best, since + 1)
+    if since >= patience:
+      return step
+  return max(accuracy)
+
+
+def early_config(**overrides):
+  return tiny_config(**{'num_train_steps': 10, 'eval_every_steps': 1, 'checkpoint_every_steps': 1,
+                        'early_stopping_patience': 2, **overrides})
+
+
+def test_early_stopping_after_patience_evaluations_without_strict_improvement(tmp_path, monkeypatch):
+  scripted_validation(monkeypatch)
+  assert expected_stop(SCRIPTED_ACCURACY, 2) == 6 and expected_stop(SCRIPTED_ACCURACY, 3) == 10
+  workdir = str(tmp_path / 'run')
+  results = train_and_evaluate(early_config(), workdir)
+  # The count is strict (the tie at 5 does not reset it); the best checkpoint is Orbax's, the latest of a tie.
+  assert (results['step'], results['stopped_on_plateau'], results['best_step']) == (6, True, 5)
+  assert results['validation_accuracy'] == 0.64  # the final (stopping) step's, as at a normal end
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints')), key=int) == ['5', '6']  # best, latest 2
+  assert max(r['step'] for r in read_metrics(workdir)) == 6
+  assert evaluate_checkpoint(workdir, 'latest')['step'] == 6
+  mtime = os.path.getmtime(os.path.join(workdir, 'results.json'))
+  assert train_and_evaluate(early_config(), workdir) == results  # finished: not trained again
+  assert os.path.getmtime(os.path.join(workdir, 'results.json')) == mtime
+
+  longer = train_and_evaluate(early_config(early_stopping_patience=3), str(tmp_path / 'patient'))
+  assert (longer['step'], longer['stopped_on_plateau']) == (10, False)  # ran to the end
+  # More patience resumes the stopped run (a change that alters the computation: asked for explicitly).
+  with pytest.raises(ConfigError, match='early_stopping_patience 2 -> 3'):
+    train_and_evaluate(early_config(early_stopping_patience=3), workdir)
+  resumed = train_and_evaluate(early_config(early_stopping_patience=3, resume_with_changes=True), workdir)
+  assert (resumed['step'], resumed['stopped_on_plateau']) == (10, False)
+
+
+def test_early_stopping_resumes_its_count_from_the_checkpoint(tmp_path, monkeypatch):
+  scripted_validation(monkeypatch)
+  hook_train_loader(monkeypatch, at_batch=5, action=lambda batch: os.kill(os.getpid(), signal.SIGTERM) or batch)
+  workdir = str(tmp_path / 'run')
+  assert train_and_evaluate(early_config(), workdir) == {'preempted': True, 'step': 5}
+  # Step 5 tied the best of step 4: one evaluation counted, so step 6 (worse) is the second and stops.
+  results = train_and_evaluate(early_config(), workdir)
+  assert (results['step'], results['stopped_on_plateau']) == (6, True)
+
+
+def test_early_stopping_needs_periodic_evaluation_and_a_known_metric(tmp_path):
+  with pytest.raises(ConfigError, match=r'config.early_stopping_patience=2 needs periodic evaluation'):
+    validate_config(early_config(eval_every_steps=0))
+  with pytest.raises(ConfigError, match=r'config.early_stopping_patience=2 needs periodic evaluation'):
+    validate_config(early_config(best_metric=''))
+  with pytest.raises(ConfigError, match=r"config.best_metric='sequence_accuracy' is not among the evaluation"):
+    train_and_evaluate(early_config(best_metric='sequence_accuracy'), str(tmp_path / 'run'))
+
+
+def test_a_config_json_from_before_a_new_key_still_resumes_and_is_reused(tmp_path):
+  workdir = str(tmp_path / 'run')
+  config = tiny_config(num_train_steps=3)
+  results = train_and_evaluate(config, workdir)
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    stored = json.load(f)
+  del stored['early_stopping_patience']  # as written before the key existed
+  with open(path, 'w') as f:
+    json.dump(stored, f)
+  assert load_config(workdir).early_stopping_patience == 0
+  assert train_and_evaluate(config, workdir) == results
+  assert runs.train_or_reuse(config, workdir) == results
+  with pytest.raises(ConfigError, match='holds a finished run of a different config'):
+    runs.train_or_reuse(tiny_config(num_train_steps=3, early_stopping_patience=1), workdir)
 
 
 # ----------------------------------------------------------------------------- the training loop

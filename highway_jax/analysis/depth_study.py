@@ -2,15 +2,17 @@
 
 :func:`run_depth_study` trains ``make_config(depth, family)`` for every family, depth and seed (e.g. plain vs
 Highway BiLSTM at 1–24 layers, seeds 0, 1, 2), evaluating on ``config.eval_split`` ('validation') and saving a
-checkpoint every ``eval_every`` steps. Early stopping is model selection: each run trains its whole budget and
-reports the checkpoint whose validation ``config.best_metric`` is best (training/checkpoints.py keeps it), its step
-and its test accuracy; the test split is never selected on. In the work directory:
+checkpoint every ``eval_every`` steps. Early stopping is model selection: each run reports the checkpoint whose
+validation ``config.best_metric`` is best (training/checkpoints.py keeps it), its step and its test accuracy; the
+test split is never selected on. Each run trains its whole budget, or with ``config.early_stopping_patience`` (set
+by ``make_config``) stops once that many evaluations in a row have not improved. In the work directory:
 
     runs/<family>_depth<D>[_seed<S>]/   each run (spaces in the family as ``_``; no suffix for seed 0),
                               reused when finished; best_test.json caches its best checkpoint's test metrics
     depth_study.csv           one row per run (STUDY_CSV_FIELDS): best_step, validation_accuracy, test_accuracy
                               and test_loss of the best checkpoint, final_test_accuracy of the last step,
-                              plateaued = best_step ≤ last step − 2·eval_every (empty without periodic evaluation)
+                              plateaued = stopped on a plateau (early stopping) or best_step ≤ last step −
+                              2·eval_every (empty without periodic evaluation)
     summary.csv               per family and depth (SUMMARY_CSV_FIELDS): runs, n not diverged, how many
                               plateaued, mean and sample std (ddof=1; 0 for n = 1) of both test accuracies
     grad_norms.csv            per family, depth in ``grad_depths``, seed and layer l: ‖∂loss/∂θ_l‖₂ at
@@ -88,7 +90,8 @@ def _selected(config: ml_collections.ConfigDict, run_dir: str, results: Mapping[
   step, every = results['step'], config.eval_every_steps
   best = step if results.get('best_step') is None else results['best_step']
   row = dict(status='ok', best_step=best, final_test_accuracy=results['test_accuracy'],
-             plateaued=best <= step - 2 * every if every else None, train_loss=results.get('train_loss'),
+             plateaued=bool(results.get('stopped_on_plateau')) or best <= step - 2 * every if every else None,
+             train_loss=results.get('train_loss'),
              train_accuracy=results.get('train_accuracy'), steps=step, num_params=results['num_params'])
   if best == step:
     return row | dict(validation_accuracy=results.get('validation_accuracy'),

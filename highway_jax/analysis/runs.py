@@ -29,6 +29,7 @@ import numpy as np
 from highway_jax import data
 from highway_jax.errors import ConfigError, NonFiniteLossError, Preempted
 from highway_jax.training import train_and_evaluate
+from highway_jax.training.defaults import with_new_keys
 from highway_jax.training.evaluation import restore_run
 from highway_jax.training.plots import metric_curve, plot_curves
 from highway_jax.training.setup import Setup, check_split
@@ -64,7 +65,7 @@ def train_or_reuse(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
   for name in (RESULTS_FILE, DIVERGED_FILE):
     path = os.path.join(workdir, name)
     if os.path.exists(path):
-      if not os.path.exists(config_path) or read_json(config_path) != config_json(config):
+      if not os.path.exists(config_path) or with_new_keys(read_json(config_path)) != config_json(config):
         raise ConfigError(f'{workdir} holds a finished run of a different config; remove it or use '
                           'another work directory.')
       return read_json(path)

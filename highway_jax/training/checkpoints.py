@@ -105,6 +105,10 @@ class Checkpointer:
     step = self._manager.best_step() if self.best_metric else None
     return step if step is not None and self.best_metric in (self._manager.metrics(step) or {}) else None
 
+  def metrics(self, step: int) -> dict[str, float]:
+    """The metrics saved with checkpoint ``step`` ({} for none)."""
+    return dict(self._manager.metrics(step) or {})
+
   def save(self, step: int, state: Any, data_iterator: Any = None,
            metrics: Mapping[str, float] | None = None) -> bool:
     """Saves at ``step`` unless a checkpoint of that step exists; returns whether it saved."""

@@ -64,6 +64,8 @@ class Training:
   async_checkpointing: bool = True   # write checkpoints in a background thread
   profile_steps: NonNegative = 0     # jax.profiler trace of this many steps after the first (0: off)
   resume_with_changes: bool = False  # resume checkpoints under a config that alters the computation
+  # Stop after this many evaluations in a row without a strictly better best_metric on eval_split (0: off).
+  early_stopping_patience: NonNegative = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +110,16 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   if 0 < steps <= warmup:
     raise ConfigError(
         f'config.schedule.warmup_steps={warmup} must be smaller than config.num_train_steps={steps}.')
+  if config.early_stopping_patience and not (config.best_metric and config.eval_every_steps):
+    raise ConfigError(
+        f'config.early_stopping_patience={config.early_stopping_patience} needs periodic evaluation: set '
+        'config.eval_every_steps > 0 and config.best_metric (the metric it watches), or the patience to 0.')
+
+
+def with_new_keys(stored: Mapping[str, Any]) -> dict[str, Any]:
+  """A stored config's JSON (``config.json``) with every top-level key added to ``Training`` since it was
+  written, at its default: a key is only added with a default that computes what the code did before it."""
+  return {**{f.name: f.default for f in dataclasses.fields(Training)}, **stored}
 
 
 def default_config() -> ml_collections.ConfigDict:

@@ -14,12 +14,16 @@ Along the way, in ``workdir``:
                                   NonFiniteLossError, before anything is saved
     every eval_every_steps        evaluation on config.eval_split
     every checkpoint_every_steps  checkpoint of (train state, data iterator) in workdir/checkpoints
+    early_stopping_patience       after each evaluation: stop (final checkpoint, evaluation and results as
+                                  at the end, 'stopped_on_plateau': True) once that many evaluations in a row
+                                  have not beaten the best best_metric so far (strictly; best_mode)
     at the end                    final checkpoint, evaluation on 'validation' (if the dataset has
                                   it) and 'test', results.json, loss.png and accuracy.png
 
 Resuming from the latest checkpoint (with the data position) continues bit-identically to a run never interrupted
-(same hardware); metrics.jsonl first loses the records after the checkpoint, which are logged again. A finished run
-(final checkpoint and results.json) is not run again: its stored results are returned and nothing is written.
+(same hardware); metrics.jsonl first loses the records after the checkpoint, which are logged again; early stopping's
+count resumes from the checkpoint's metrics. A finished run (final checkpoint and results.json, at the last step or
+stopped on a plateau by early stopping) is not run again: its stored results are returned and nothing is written.
 SIGTERM, a first Ctrl-C (SIGINT) or a multi-host preemption notice saves a checkpoint at the next step boundary and
 returns ``{'preempted': True, 'step': ...}``; a second Ctrl-C exits at once.
 
@@ -33,6 +37,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import math
 import os
@@ -124,6 +129,37 @@ def _stop_event():
       signal.signal(sig, handler)
 
 
+@dataclasses.dataclass
+class EarlyStopping:
+  """The count of evaluations since ``metric`` (``mode`` 'max' or 'min') last strictly improved."""
+
+  patience: int
+  metric: str
+  mode: str
+  best: float | None = None
+  since_best: int = 0
+  KEYS = ('early_stopping_best', 'early_stopping_since_best')  # its state in the checkpoints' metrics
+
+  def update(self, metrics: dict[str, float]) -> bool:
+    """Counts one evaluation; whether to stop (``patience`` evaluations in a row without improvement)."""
+    if self.metric not in metrics:
+      raise ConfigError(f'config.best_metric={self.metric!r} is not among the evaluation metrics {sorted(metrics)} '
+                        'that early stopping watches; set it to one of them.')
+    value = float(metrics[self.metric])
+    if self.best is None or (value > self.best if self.mode == 'max' else value < self.best):
+      self.best, self.since_best = value, 0
+    else:
+      self.since_best += 1
+    return self.since_best >= self.patience
+
+  def state(self) -> dict[str, float]:
+    return {} if self.best is None else dict(zip(self.KEYS, (self.best, self.since_best)))
+
+  def restore(self, metrics: dict[str, float]) -> None:
+    if all(k in metrics for k in self.KEYS):
+      self.best, self.since_best = metrics[self.KEYS[0]], int(metrics[self.KEYS[1]])
+
+
 def _train_metrics(pending: list[tuple[int, dict[str, jax.Array]]], s: Setup,
                    ckpt: Checkpointer) -> tuple[dict[str, float], float]:
   """Mean metrics and gradient norm of the ``(step, sums)`` in ``pending``; NonFiniteLossError at the
@@ -189,6 +225,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   ckpt = Checkpointer.of_run(workdir, config, async_checkpointing=config.async_checkpointing)
   writer = None
   try:
+    stopper = (EarlyStopping(config.early_stopping_patience, config.best_metric, config.best_mode)
+               if config.early_stopping_patience else None)
     latest = ckpt.latest_step()  # resume there, with the data position
     if latest is None:
       state = s.init_state()
@@ -197,10 +235,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     else:
       changes = _check_resume(workdir, config)
       results_path = os.path.join(workdir, RESULTS_FILE)
-      if latest == s.total_steps and os.path.exists(results_path):
+      stored = read_json(results_path) if os.path.exists(results_path) else {}
+      if stored.get('step') == latest and (latest == s.total_steps or (
+          stored.get('stopped_on_plateau') and 'early_stopping_patience' not in changes)):
         logging.info('%s already finished at step %d; results in %s.', workdir, latest, results_path)
-        return read_json(results_path)
+        return stored
       state, train_iter = ckpt.restore(latest, s.abstract_state(), train_iter)
+      if stopper:
+        stopper.restore(ckpt.metrics(latest))
       logging.info('Resumed from checkpoint %s (step %d).', ckpt.step_path(latest), latest)
       if is_chief:
         drop_metrics_after(workdir, latest)
@@ -218,9 +260,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     step = int(jax.device_get(state.step))
     clock = (step, time.perf_counter())  # speed since the last line, evaluation or save
     first_step = step
-    pending, last_train, last_eval = [], {}, None
+    pending, last_train, last_eval, stopped_on_plateau = [], {}, None, False
     with _stop_event() as stop:
-      while step < s.total_steps:
+      while step < s.total_steps and not stopped_on_plateau:
         if config.profile_steps and step == first_step + 1:  # after the step that compiled
           jax.profiler.start_trace(os.path.join(workdir, PROFILE_DIR))
         batch = parallel.shard_batch(next(train_iter), s.mesh)
@@ -253,8 +295,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           last_eval = (step, eval_metrics)
           writer.write_scalars(step, config.eval_split, eval_metrics)
           logging.info('step %d eval on %s | %s', step, config.eval_split, format_metrics(eval_metrics))
+          if stopper and not is_last and stopper.update(eval_metrics):
+            stopped_on_plateau = is_last = save_now = True
         if save_now:
-          ckpt.save(step, state, train_iter, metrics=eval_metrics)
+          ckpt.save(step, state, train_iter, metrics=(eval_metrics or {}) | (stopper.state() if stopper else {}))
+        if stopped_on_plateau:
+          logging.info('Early stopping at step %d: %s on %s has not improved on %.4g for %d evaluations.', step,
+                       config.best_metric, config.eval_split, stopper.best, stopper.since_best)
         if evaluate_now or save_now:
           clock = (step, time.perf_counter())
         if preempted and not is_last:
@@ -274,7 +321,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     results = ({f'{split}_{k}': v for split, metrics in final.items() for k, v in metrics.items()}
                | {f'train_{k}': v for k, v in last_train.items()}
                | dict(step=step, num_params=num_params, best_step=ckpt.best_step(),
-                      wall_time_s=time.time() - start_time))
+                      wall_time_s=time.time() - start_time)
+               | ({'stopped_on_plateau': stopped_on_plateau} if stopper else {}))
     logging.info('step %d final | %s', step,
                  '; '.join(f'{split}: {format_metrics(metrics)}' for split, metrics in final.items()))
     if is_chief:

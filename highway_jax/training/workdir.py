@@ -34,6 +34,7 @@ import numpy as np
 import tensorboardX
 
 from highway_jax.errors import CheckpointError, ConfigError, WorkdirError
+from highway_jax.training.defaults import with_new_keys
 
 CONFIG_FILE = 'config.json'
 RESULTS_FILE = 'results.json'
@@ -96,12 +97,12 @@ def config_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config the weights in ``workdir`` were last trained with: ``config.json`` and the changes of
-  ``config_changes.jsonl``, in order."""
+  """The config the weights in ``workdir`` were last trained with: ``config.json`` (with keys added since,
+  ``defaults.with_new_keys``) and the changes of ``config_changes.jsonl``, in order."""
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
     raise CheckpointError(f'{path} does not exist: {workdir} is not a training work directory.')
-  config = ml_collections.ConfigDict(read_json(path))
+  config = ml_collections.ConfigDict(with_new_keys(read_json(path)))
   changes = os.path.join(workdir, CHANGES_FILE)
   if os.path.exists(changes):
     with open(changes, encoding='utf-8') as f:
