@@ -34,9 +34,6 @@ DEFAULT_PAIR = (
     ('Highway MLP', 'configs/mnist1d_highway.py', None),
 )
 DEFAULT_SEEDS = ['0']
-CSV_FIELDS = ('label', 'seed', 'workdir', 'status', 'train_loss', 'validation_accuracy', 'test_accuracy',
-              'steps')
-NUMBERS = ('train_loss', 'validation_accuracy', 'test_accuracy', 'steps')  # averaged over seeds
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('runs', None, 'label=workdir pairs of finished runs to plot (no training, no summary.csv).')
@@ -65,64 +62,25 @@ def parse_seeds(seeds: list[str]) -> list[int]:
   return parsed
 
 
-def summarize(label: str, rows: list[dict]) -> list[dict]:
-  """The ``mean`` and ``std`` rows (summary.csv) of ``label`` over its runs that did not diverge; a number
-  is left out (an empty cell) when none did or one lacks it, the std also with only one run (ddof=1)."""
-  ok = [r for r in rows if r['status'] == 'ok']
-  mean, std = dict(label=label, seed='mean'), dict(label=label, seed='std')
-  for key in NUMBERS:
-    mean[key], std[key] = runs_lib.mean_and_std([r[key] for r in ok])
-  return [mean, std]
-
-
-def label_line(label: str, rows: list[dict], mean: dict, std: dict) -> str:
-  """``LSTM: test accuracy 84.8% ± 0.4% (3 seeds), final training loss 0.307 ± 0.01``."""
-  ok = [r for r in rows if r['status'] == 'ok']
-  diverged = [str(r['seed']) for r in rows if r['status'] != 'ok']
-  if not ok:
-    return f"{label}: {'the run' if len(rows) == 1 else f'all {len(rows)} runs'} diverged"
-  note = f"; seed{'s' * (len(diverged) > 1)} {', '.join(diverged)} diverged, left out" if diverged else ''
-
-  def spread(key, fmt, std_fmt):
-    return format(mean[key], fmt) + ('' if std[key] is None else ' ± ' + format(std[key], std_fmt))
-
-  return (f"{label}: test accuracy {spread('test_accuracy', '.1%', '.1%')} ({len(ok)} seed{'s' * (len(ok) > 1)}"
-          f"{note}), final training loss {spread('train_loss', '.3g', '.2g')}")
-
-
 def train_default_pair(workdir: str, seeds: list[int]) -> dict[str, str | list[str]]:
-  """Trains or reuses every run of the default pair, prints their results, writes summary.csv; returns
+  """Trains or reuses the default pair per seed (``runs.train_seeds``: summary.csv); returns
   ``{legend label: work directory, or those of several seeds}`` of the runs that did not diverge."""
-  rows, curves = [], {}
   eval_every = FLAGS.eval_every
   if eval_every is None and FLAGS.steps:
     eval_every = max(1, FLAGS.steps // 20)
-  for label, spec, overrides in DEFAULT_PAIR:
-    base = load_config_file(os.path.join(REPO, spec + (':runlocal' if FLAGS.runlocal else '')), overrides)
-    label_rows = []
-    for seed in seeds:
-      config = runs_lib.with_step_budget(base, FLAGS.steps, eval_every=eval_every)  # a copy
-      config.seed = seed
-      name = label.replace(' ', '_') + (f'_seed{seed}' if seed else '')
-      results = runs_lib.train_or_reuse(config, os.path.join(workdir, name))
-      diverged = bool(results.get('diverged'))
-      label_rows.append(dict(
-          label=label, seed=seed, workdir=name, status='diverged' if diverged else 'ok',
-          train_loss=results.get('train_loss'), validation_accuracy=results.get('validation_accuracy'),
-          test_accuracy=results.get('test_accuracy'), steps=results.get('step')))
-      print(f'{label}, seed {seed}: ' + (
-          'diverged (left out of the mean, the std and the curves)' if diverged else
-          f"test accuracy {results['test_accuracy']:.2%}, final training loss {results['train_loss']:.4g} "
-          f"after {results['step']} steps"))
-    mean, std = summarize(label, label_rows)
-    rows += label_rows + [mean, std]
-    print(label_line(label, label_rows, mean, std))
-    ok = {r['seed']: os.path.join(workdir, r['workdir']) for r in label_rows if r['status'] == 'ok'}
-    if len(ok) > 1:
-      curves[f'{label} (mean of {len(ok)} seeds, band: min–max)'] = list(ok.values())
-    elif ok:  # the one seed, or the only one of several that did not diverge
-      curves[label if len(seeds) == 1 else f'{label} (seed {next(iter(ok))} only)'] = next(iter(ok.values()))
-  runs_lib.write_csv(os.path.join(workdir, 'summary.csv'), CSV_FIELDS, rows)
+  configs = {label: runs_lib.with_step_budget(load_config_file(
+      os.path.join(REPO, spec + (':runlocal' if FLAGS.runlocal else '')), overrides), FLAGS.steps,
+      eval_every=eval_every) for label, spec, overrides in DEFAULT_PAIR}
+  rows = runs_lib.train_seeds(configs, workdir, seeds, log=print)
+  curves = {}
+  for label in configs:
+    finished = {r['seed']: os.path.join(workdir, r['workdir']) for r in rows
+                if r['label'] == label and r.get('status') == 'ok'}
+    if len(finished) > 1:
+      curves[f'{label} (mean of {len(finished)} seeds, band: min–max)'] = list(finished.values())
+    elif finished:  # the one seed, or the only one of several that did not diverge
+      seed, run = next(iter(finished.items()))
+      curves[label if len(seeds) == 1 else f'{label} (seed {seed} only)'] = run
   return curves
 
 
