@@ -49,12 +49,14 @@ Usage::
     python -m benchmarks.levers [--quick] [--cells lstm,gru,rnn] [--match REGEX] [--rounds N]
     python -m benchmarks.levers --quick                 # on a GPU: the table that sets its defaults
     python -m benchmarks.levers --xla-sweep [--cells lstm,gru] [--rounds N]
+    python -m benchmarks.levers --chunk-sizes [--rounds N]     # the LSTM's chunked backward by layer size
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import os
 import re
@@ -446,6 +448,33 @@ def run_cell(cell: str, shape: dict, rounds: int, quick: bool, peak_gflops: floa
   return rows
 
 
+CHUNK_SIZES = ((100, 40, 1, 16), (100, 40, 16, 32), (64, 100, 32, 64), (64, 100, 64, 128), (64, 100, 128, 256))
+TINY_CHUNK_SIZES = ((4, 6, 3, 8), (4, 6, 5, 16))
+
+
+def chunk_by_size(sizes=CHUNK_SIZES, rounds: int = 7, chunk: int = 5) -> list[dict]:
+  """The LSTM's chunked backward (``backward_chunk=chunk``) against JAX's scan gradient (0), one layer, uni-
+  and bidirectional, at each ``(batch, time, input, hidden)`` of ``sizes``: the paired ratio of the train
+  steps (median, min, max over interleaved rounds). Sets ``BACKEND_DEFAULTS[...]['backward_chunk_min_features']``."""
+  rows = []
+  for (b, t, i, h), bidirectional in itertools.product(sizes, (False, True)):
+    x = jax.random.normal(jax.random.key(1), (b, t, i))
+    steps = {}
+    for k in (0, chunk):
+      layer = LSTM(h, bidirectional=bidirectional, backward_chunk=k)
+      params = jax.jit(layer.init)(jax.random.key(0), x)['params']
+      forward = lambda p, x, layer=layer: jnp.swapaxes(layer.apply({'params': p}, x)[0], 0, 1)
+      steps[k], _ = train_step(forward, params, x)
+    timings = common.compare(steps, rounds=rounds, warmup=2, min_time_s=0.2)
+    ratios = [a / z for a, z in zip(timings[chunk].times, timings[0].times)]
+    rows.append({'batch': b, 'time': t, 'input': i, 'hidden': h, 'bidirectional': bidirectional,
+                 'chunk0_ms': timings[0].median_ms, f'chunk{chunk}_ms': timings[chunk].median_ms,
+                 'ratio': common.paired_ratio(timings[chunk], timings[0]), 'ratio_min': min(ratios),
+                 'ratio_max': max(ratios)})
+    print(rows[-1], flush=True)
+  return rows
+
+
 def decision(rows: list[dict]) -> tuple[list[dict], dict]:
   """Per speed-option setting (library variants): its paired ratio to each cell's defaults and their
   geometric mean; and the ``BACKEND_DEFAULTS`` entry it suggests: this backend's entry with, per measured
@@ -510,9 +539,18 @@ def main(argv: list[str] | None = None, *, peak_gflops: float | None = None) -> 
                            'fresh process vs PyTorch')
   parser.add_argument('--torch-anchor', action='store_true', help='only the defaults and PyTorch (the sweep)')
   parser.add_argument('--match', default=None, help='only the variants whose name matches this regex (and ours)')
+  parser.add_argument('--chunk-sizes', action='store_true',
+                      help="instead: the LSTM's chunked backward vs JAX's gradient across layer sizes")
   args = parser.parse_args(argv)
   shape = TINY_SHAPE if args.tiny else FULL_SHAPE
   rounds = args.rounds or (3 if args.tiny else 5 if args.quick else 15)
+  if args.chunk_sizes:
+    print(common.header("LSTM: chunked backward (K=5) / JAX's scan gradient, one layer, by size"))
+    rows = chunk_by_size(TINY_CHUNK_SIZES if args.tiny else CHUNK_SIZES, rounds=args.rounds or (2 if args.tiny else 7))
+    print(common.format_table(rows, list(rows[0]), floatfmt='.3g'))
+    path = common.write_json('levers_chunk_sizes' + ('_tiny' if args.tiny else ''), {'rows': rows}, args.results_dir)
+    print(f'wrote {path}')
+    return {'rows': rows}
   if args.xla_sweep is not None:
     print(common.header('XLA flags: ours (defaults) / PyTorch, one fresh process per setting'))
     rows = xla_sweep(args.cells, rounds, tuple(args.xla_sweep.split(';')), tiny=args.tiny)

@@ -55,8 +55,8 @@ of the loop by ``chunked_backward_scan``'s, which computes the weight gradients 
 (LSTM, fused GRU with ``reset_after``, SimpleRNN; others keep JAX's gradient); 0 keeps JAX's. Being a
 ``jax.custom_vjp``, it supports reverse-mode differentiation only (``jax.jvp``/``jacfwd`` need 0). ``None`` picks the
 backend's default (``BACKEND_DEFAULTS``, set from ``python -m benchmarks.levers --quick``; on CPU: no hoisting,
-``unroll=1`` (2 for SimpleRNN), ``backward_chunk=5`` for the LSTM and 0 for the others; on GPU: hoisting,
-``unroll=2``). All options
+``unroll=1`` (2 for SimpleRNN), ``backward_chunk=5`` for LSTMs of 256 features or more and 0 otherwise; on
+GPU: hoisting, ``unroll=2``). All options
 compute the same function.
 
 Constructor: ``features, num_layers, bidirectional, dropout_rate, highway, transform_bias_init`` and the
@@ -106,13 +106,18 @@ Carry = Any
 # measured faster on CPU, and one large matmul suits GPU/TPU.
 BACKEND_DEFAULTS = {
     # SimpleRNN: unroll=2 at 0.78x and 0.85x of unroll=1 (2 threads; its step is short enough for the loop's
-    # overhead to show); the GRU gained at most 5%, the LSTM lost.
+    # overhead to show); the GRU gained at most 5%, the LSTM lost. The LSTM's chunked backward (K=5) against
+    # JAX's gradient, one layer (python -m benchmarks.levers --chunk-sizes, 2026-12-01): at 256 features 0.83x
+    # with one thread, 1.00x with two; at 128 0.99-1.07x; at 16-64 1.10-1.51x (the per-chunk matmuls cost more
+    # than they save). So it is the default from 256 features on ('backward_chunk_min_features'; below, 0).
     'cpu': {'fuse_gates': True, 'hoist_input_projection': False, 'unroll': {'SimpleRNNCell': 2, 'other': 1},
-            'backward_chunk': {'LSTMCell': 5, 'other': 0}},
+            'backward_chunk': {'LSTMCell': 5, 'other': 0}, 'backward_chunk_min_features': 256},
     # An H200 (2026-12-01): unroll=2 at 0.78x of unroll=1 for the LSTM, GRU and simple RNN alike (launch-bound
     # steps); the chunked backward was not measured there.
-    'gpu': {'fuse_gates': True, 'hoist_input_projection': True, 'unroll': 2, 'backward_chunk': 0},
-    'other': {'fuse_gates': True, 'hoist_input_projection': True, 'unroll': 1, 'backward_chunk': 0},
+    'gpu': {'fuse_gates': True, 'hoist_input_projection': True, 'unroll': 2, 'backward_chunk': 0,
+            'backward_chunk_min_features': 0},
+    'other': {'fuse_gates': True, 'hoist_input_projection': True, 'unroll': 1, 'backward_chunk': 0,
+              'backward_chunk_min_features': 0},
 }
 
 
@@ -344,6 +349,8 @@ class SequenceLayer(nn.Module):
     cell_type, cell_kwargs = self.cell_spec()
     speed = {name: backend_default(name, cell_type) if getattr(self, name) is None else getattr(self, name)
              for name in ('fuse_gates', 'hoist_input_projection', 'unroll', 'backward_chunk')}
+    if self.backward_chunk is None and self.features < backend_default('backward_chunk_min_features'):
+      speed['backward_chunk'] = 0  # the default chunked backward only pays from this size on
     if speed['unroll'] < 1 or speed['backward_chunk'] < 0:
       raise ValueError(f'unroll must be >= 1 and backward_chunk >= 0 (0: JAX\'s own scan gradient), got '
                        f'{speed["unroll"]} and {speed["backward_chunk"]}.')

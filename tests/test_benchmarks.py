@@ -87,6 +87,14 @@ def test_levers_decision_picks_the_fastest_setting_per_cell():
   assert suggested == current  # a 2% win is within noise: keep the defaults
 
 
+def test_levers_chunk_sizes_tiny(tmp_path):
+  rows = levers.main(['--chunk-sizes', '--tiny', '--results-dir', str(tmp_path)])['rows']
+  assert [(r['hidden'], r['bidirectional']) for r in rows] == [(8, False), (8, True), (16, False), (16, True)]
+  for row in rows:
+    assert 0 < row['ratio_min'] <= row['ratio'] <= row['ratio_max'] and row['chunk0_ms'] > 0, row
+  assert json.loads((tmp_path / 'levers_chunk_sizes_tiny.json').read_text())['rows'] == rows
+
+
 def test_levers_xla_sweep_tiny_reports_rejected_flags():
   rows = levers.xla_sweep('rnn', rounds=1, flags=('', '--xla_no_such_flag=1'), tiny=True)
   assert rows[0]['xla_flags'] == '(none)' and rows[0]['ours/torch rnn'] > 0

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from reference import randomize
 
+from highway_jax import recurrent
 from highway_jax.recurrent import GRU, LSTM, RHN, SimpleRNN
 
 B, T, F, H = 3, 6, 4, 5
@@ -70,6 +71,16 @@ def test_chunked_backward_only_where_the_step_is_pointwise_of_one_matmul():
   for layer in (LSTM(H, backward_chunk=2, fuse_gates=False), GRU(H, backward_chunk=2, reset_after=False),
                 RHN(H, depth=2, backward_chunk=2), LSTM(H, backward_chunk=0)):
     assert not _uses_chunked_backward(layer, x), layer
+
+
+def test_cpu_default_chunked_backward_only_from_its_minimum_size():
+  # Tests run on CPU: BACKEND_DEFAULTS['cpu'] turns the LSTM's chunked backward on from 256 features.
+  minimum = recurrent.BACKEND_DEFAULTS['cpu']['backward_chunk_min_features']
+  assert jax.default_backend() == 'cpu' and minimum > 1
+  x = jnp.ones((2, 3, 4))
+  assert _uses_chunked_backward(LSTM(minimum), x) and not _uses_chunked_backward(LSTM(minimum - 1), x)
+  assert _uses_chunked_backward(LSTM(minimum - 1, backward_chunk=5), x)  # an explicit K always applies
+  assert not _uses_chunked_backward(GRU(minimum), x)  # the default is the LSTM's only
 
 
 @pytest.mark.parametrize('options', [{'backward_chunk': -1}, {'unroll': 0}])
