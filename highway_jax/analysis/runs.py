@@ -3,6 +3,9 @@
 * :func:`train_or_reuse` trains a config into a work directory, or reads back the results of a
   finished run of the same config (so rerunning an experiment skips finished runs); a diverged run
   is recorded in ``diverged.json``, so a search goes on. :func:`with_step_budget` shortens a config.
+* :func:`train_seeds` trains (or reuses) labelled configs once per seed and writes their ``summary.csv``,
+  mean and sample std (:func:`mean_and_std`) included; :func:`plot_metric_curves` draws runs, several
+  seeds as a mean with a min–max band.
 * :func:`load_run` restores a trained run's checkpoint as a :class:`LoadedRun`.
 * :func:`checked_batches` is the one check of the batches every analysis reads: dicts with
   ``'inputs'``, integer ``'label'`` ``(B, ...)`` and optionally ``'mask'`` ``(B,)`` (1 real, 0 padding).
