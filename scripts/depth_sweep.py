@@ -37,6 +37,7 @@ flags.DEFINE_integer('top_k', 10, 'Trials per depth and family in the mean ± st
 flags.DEFINE_integer('seed', 0, 'Seed of the search and of every trial\'s init and data order.')
 flags.DEFINE_string('data_dir', None, 'TFDS directory with MNIST prepared (--dataset=mnist).')
 flags.DEFINE_list('learning_rate_range', ['1e-3', '1e-1'], 'Log-uniform learning rate range.')
+flags.DEFINE_float('decay_rate', None, 'Learning rate decay per epoch for every trial (default: the config\'s).')
 
 
 def main(argv):
@@ -50,7 +51,7 @@ def main(argv):
           {'data.data_dir': FLAGS.data_dir} if FLAGS.data_dir else None),
       workdir, depths=[int(d) for d in FLAGS.depths], families=FLAGS.families,
       num_trials=FLAGS.trials, steps=FLAGS.steps, seed=FLAGS.seed, top_k=FLAGS.top_k, learning_rate_range=(low, high),
-      log=print)
+      decay_rate=FLAGS.decay_rate, log=print)
   logging.info('Wrote %s', workdir)
   print(f'full training-set loss per depth: best; mean ± std of the top {FLAGS.top_k} (k if fewer finished)')
   ratios = {}

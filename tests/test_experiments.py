@@ -18,6 +18,7 @@ import pytest
 
 from highway_jax import data
 from highway_jax.analysis import depth_sweep, gates, lesion, runs
+from highway_jax.errors import ConfigError
 from highway_jax.models import highway_mlp
 from highway_jax.training import CheckpointError, load_config_file
 
@@ -212,7 +213,7 @@ def test_depth_sweep_end_to_end_and_reuse(tmp_path, monkeypatch):
 
   workdir = str(tmp_path)
   payload = depth_sweep.run_depth_sweep(make_config, workdir, depths=(2, 3), num_trials=1, steps=2,
-                                        seed=0, top_k=2)
+                                        seed=0, top_k=2, decay_rate=0.5)
   rows = read_csv(tmp_path / 'sweep.csv')
   assert [(r['family'], r['depth']) for r in rows] == [
       ('plain', '2'), ('plain', '3'), ('highway', '2'), ('highway', '3')]
@@ -222,13 +223,15 @@ def test_depth_sweep_end_to_end_and_reuse(tmp_path, monkeypatch):
     assert float(row['train_loss']) == train_eval['loss'] and train_eval['split'] == 'train'
     stored = json.loads((tmp_path / row['run'] / 'config.json').read_text())
     assert stored['optimizer']['learning_rate'] == float(row['learning_rate'])
+    assert stored['schedule']['decay_rate'] == 0.5 != make_config(2, 'plain').schedule.decay_rate
     if row['family'] == 'highway':
       assert stored['model']['transform_bias_init'] == float(row['transform_bias_init'])
   for family in ('plain', 'highway'):
     for depth in (2, 3):
       assert payload['best'][family][str(depth)]['train_loss'] == min(
           float(r['train_loss']) for r in rows if (r['family'], r['depth']) == (family, str(depth)))
-  assert json.loads((tmp_path / 'results.json').read_text())['settings']['steps'] == 2
+  settings = json.loads((tmp_path / 'results.json').read_text())['settings']
+  assert (settings['steps'], settings['decay_rate']) == (2, 0.5)
   # One trial each: k = 1 of top_k = 2, mean = best, std 0; the ratio from the trial rows.
   summary = read_csv(tmp_path / 'summary.csv')
   assert payload['summary'] == json.loads((tmp_path / 'results.json').read_text())['summary']
@@ -247,12 +250,20 @@ def test_depth_sweep_end_to_end_and_reuse(tmp_path, monkeypatch):
     raise AssertionError('a finished trial was retrained')
   monkeypatch.setattr(runs, 'train_and_evaluate', no_training)
   again = depth_sweep.run_depth_sweep(make_config, workdir, depths=(2, 3), num_trials=1, steps=2,
-                                      seed=0, top_k=5)
+                                      seed=0, top_k=5, decay_rate=0.5)
   assert again['best'] == json.loads(json.dumps(payload['best']))
   assert again['summary'] == payload['summary']
   # A different config in a finished trial's directory is an error, not a silent reuse.
   with pytest.raises(ValueError, match='finished run of a different config'):
     depth_sweep.run_depth_sweep(make_config, workdir, depths=(2,), num_trials=1, steps=3, seed=0)
+  with pytest.raises(ConfigError, match=r'decay_rate=1.5 must be > 0 and <= 1'):
+    depth_sweep.run_depth_sweep(make_config, workdir, depths=(2,), num_trials=1, steps=2, decay_rate=1.5)
+  def cosine(depth, family):
+    config = make_config(depth, family)
+    config.schedule.name = 'cosine'
+    return config
+  with pytest.raises(ConfigError, match="decay_rate=0.5 needs an exponential schedule.*schedule.name='cosine'"):
+    depth_sweep.run_depth_sweep(cosine, workdir, depths=(2,), num_trials=1, steps=2, decay_rate=0.5)
 
 
 def test_scripts_error_policy_one_line_for_expected_errors_traceback_for_bugs(tmp_path):

@@ -38,7 +38,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from highway_jax.analysis.runs import plot_metric_curves, train_or_reuse, with_step_budget, write_csv
-from highway_jax.errors import Bounds
+from highway_jax.errors import Bounds, ConfigError
 from highway_jax.training.evaluation import evaluate_checkpoint
 from highway_jax.training.plots import metric_curve, save_figure, style_axes
 from highway_jax.training.workdir import RESULTS_FILE, read_json, read_metrics, write_json
@@ -171,17 +171,26 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
                     num_trials: int = 3, steps: int | None = None, seed: int = 0, top_k: int = 10,
                     learning_rate_range: tuple[float, float] = LEARNING_RATE_RANGE,
                     transform_bias_range: tuple[float, float] = TRANSFORM_BIAS_RANGE,
+                    decay_rate: float | None = None,
                     log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
   """Random search per depth and family; writes the module docstring's files and returns the content
   of ``results.json``. Each trial overrides the learning rate, transform bias (highway), ``seed`` and,
-  with ``steps``, the budget (``runs.with_step_budget``) of ``make_config(depth, family)``; ``log``
-  gets one line per trial. ``top_k`` only changes the summary, so finished trials are reused."""
+  with ``steps``, the budget (``runs.with_step_budget``) and, with ``decay_rate``, the learning rate's
+  decay per ``schedule.transition_steps`` (the same for every trial) of ``make_config(depth, family)``;
+  ``log`` gets one line per trial. ``top_k`` only changes the summary, so finished trials are reused."""
+  if decay_rate is not None:
+    Bounds(gt=0, le=1).check('decay_rate', decay_rate)
   rows = []
   for trial in sample_trials(depths, families, num_trials, seed, learning_rate_range=learning_rate_range,
                              transform_bias_range=transform_bias_range):
     config = with_step_budget(make_config(trial.depth, trial.family), steps)
     config.seed = seed
     config.optimizer.learning_rate = trial.learning_rate
+    if decay_rate is not None:
+      if config.schedule.name != 'exponential':
+        raise ConfigError(f"decay_rate={decay_rate} needs an exponential schedule; {trial.name}'s config has "
+                          f"schedule.name={config.schedule.name!r}: leave decay_rate unset.")
+      config.schedule.decay_rate = decay_rate
     if trial.transform_bias_init is not None:
       config.model.transform_bias_init = trial.transform_bias_init
     run_dir = os.path.join(workdir, 'trials', trial.name)
@@ -211,7 +220,7 @@ def run_depth_sweep(make_config: Callable[[int, str], ml_collections.ConfigDict]
   write_csv(os.path.join(workdir, 'summary.csv'), SUMMARY_CSV_FIELDS, summary)
   settings = dict(depths=list(depths), families=list(families), num_trials=num_trials, steps=steps, seed=seed,
                   learning_rate_range=list(learning_rate_range), transform_bias_range=list(transform_bias_range),
-                  top_k=top_k)
+                  decay_rate=decay_rate, top_k=top_k)
   payload = {'settings': settings,
              'trials': [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
                         for r in rows],
