@@ -162,8 +162,11 @@ def train_loader(ds: Dataset, *, batch_size: int, seed: int, num_epochs: int | N
   def make_batch(batch: int) -> Example:
     positions = shard_index + shard_count * (batch * batch_size + np.arange(batch_size))
     epochs, offsets = np.divmod(positions, num_train)  # epochs ascending
-    indices = np.concatenate([permutation(int(epoch))[offsets[epochs == epoch]]
-                              for epoch in np.unique(epochs)])
+    if epochs[0] == epochs[-1]:  # most batches lie within one epoch
+      indices = permutation(int(epochs[0]))[offsets]
+    else:
+      indices = np.concatenate([permutation(int(epoch))[offsets[epochs == epoch]]
+                                for epoch in np.unique(epochs)])
     if isinstance(split, ArraySource) and ds.augment is None:
       return split[indices]  # one fancy index per array
     examples = [split[int(index)] for index in indices]
