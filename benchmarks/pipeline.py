@@ -6,7 +6,8 @@ interleaved rounds of ``K`` steps each:
 
 * ``synthetic``: fed from two device-resident batches (the pipeline's first two batches, placed on
   the device once), so no input work at all;
-* ``pipeline``: fed as the training loop feeds it: ``jax.device_put(next(it))`` per step, ``it`` the
+* ``pipeline``: fed as the training loop feeds it: ``parallel.shard_batch(next(it), mesh)`` per step
+  (one ``jax.device_put`` of the batch onto the mesh of every device, in one process), ``it`` the
   real ``highway_jax.data.train_loader`` over ``data.load(config.data)`` (grain, with the dataset's
   ``ReadOptions``: reader threads and prefetch buffer).
 
@@ -27,7 +28,7 @@ Diagnostics, to find *where* an overhead comes from:
   element per example; ``per_example_loader``, the same batches): the before/after of one run;
 * ``wait_ms``: per step, the time the training loop spent blocked in ``next(it)`` (the pipeline
   starving the step: too few reader threads, too small a prefetch buffer, slow batch assembly);
-* ``transfer_ms``: one ``jax.device_put`` of a host batch, waited for (host → device copy);
+* ``transfer_ms``: one ``parallel.shard_batch`` of a host batch, waited for (host → device copy);
 * the rest of the overhead is contention: reader threads taking CPU (and the GIL) from the step.
 
 ``--sweep`` (and, in a full run, any task whose median overhead exceeds 10%) measures the same
@@ -67,6 +68,7 @@ import tensorflow_datasets as tfds
 
 from benchmarks import common
 from highway_jax import data, models
+from highway_jax.training import parallel
 
 # task -> (config module in configs/, whether its data comes from TFDS)
 CASES = {
@@ -116,11 +118,11 @@ def load_task(config_name: str, *, tiny: bool, small_model: bool, data_dir: str 
   return Task(ds, config.batch_size, name, init, loss)
 
 
-def device_prefetch(batches: Iterator[dict], size: int = 2) -> Iterator[dict]:
-  """Puts ``size`` batches on the device ahead of the one being consumed."""
+def device_prefetch(batches: Iterator[dict], mesh: jax.sharding.Mesh, size: int = 2) -> Iterator[dict]:
+  """Puts ``size`` batches on the devices ahead of the one being consumed."""
   queue = collections.deque()
   for batch in batches:
-    queue.append(jax.device_put(batch))
+    queue.append(parallel.shard_batch(batch, mesh))
     if len(queue) > size:
       yield queue.popleft()
 
@@ -159,11 +161,12 @@ class Bench:
     it = self.loader(task.dataset.read_options, seed=0)
     host = [next(it) for _ in range(2)]
     it.close()
-    self.synthetic = [jax.device_put(b) for b in host]
+    self.mesh = parallel.create_mesh()
+    self.synthetic = [parallel.shard_batch(b, self.mesh) for b in host]
     self.params = common.random_params(task.init, self.synthetic[0])
     self.trainer = common.Trainer(task.loss, self.params, optax.adam(1e-3), key_impl=key_impl)
     self.compile_s = self.trainer.compile(self.synthetic[0])
-    self.transfer_ms = 1e3 * common.spread([common.time_once(lambda b=b: jax.device_put(b))[0]
+    self.transfer_ms = 1e3 * common.spread([common.time_once(lambda b=b: parallel.shard_batch(b, self.mesh))[0]
                                             for b in host * 5])['median']
     # Warm-up, then K steps per round: at least 10, and a round of about ``round_s`` seconds.
     self.run_synthetic(3)
@@ -188,7 +191,7 @@ class Bench:
   def run_pipeline(self, arm: Arm, seed: int) -> tuple[float, float, float]:
     """``(wall s, CPU s, s blocked in next())`` of ``self.steps`` steps fed by a fresh iterator."""
     it = self.loader(arm.read_options, seed, arm.loader)
-    batches = device_prefetch(it, arm.on_device_ahead) if arm.on_device_ahead else it
+    batches = device_prefetch(it, self.mesh, arm.on_device_ahead) if arm.on_device_ahead else it
     wait = 0.0
     cpu, start = time.process_time(), time.perf_counter()
     for _ in range(self.steps):
@@ -196,7 +199,7 @@ class Bench:
       batch = next(batches)
       wait += time.perf_counter() - ask
       if arm.train:
-        self.trainer(jax.device_put(batch))
+        self.trainer(parallel.shard_batch(batch, self.mesh))
     if arm.train:
       self.trainer.block()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
