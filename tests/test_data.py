@@ -1,6 +1,7 @@
 """Input pipelines: contents against independent references, determinism, resumption, sharding,
 padding masks, augmentation, and the offline failure path."""
 
+import itertools
 import math
 import random
 import time
@@ -169,6 +170,28 @@ def test_tfds_images_under_mock(tmp_path):
                              (1 - CIFAR10_MEAN) / CIFAR10_STD, rtol=1e-6)
 
 
+def test_tfds_images_in_memory_equal_the_per_example_path():
+  # config.data.in_memory: the same examples and training batches (augmented) as reading them one by one.
+  config = {'name': 'cifar10', 'normalize': 'gcn', 'validation_fraction': 0.25, 'augment': True}
+  with tfds.testing.mock_data(num_examples=16):
+    streamed = data.load(config)
+    loaded = data.load({**config, 'in_memory': True})
+    assert isinstance(loaded.splits['train'], data.ArraySource)
+    assert not isinstance(streamed.splits['train'], data.ArraySource)
+    assert loaded.num_examples == streamed.num_examples == {'train': 12, 'test': 16, 'validation': 4}
+    for split, size in loaded.num_examples.items():
+      for i in range(size):
+        want, got = streamed.splits[split][i], loaded.splits[split][i]
+        np.testing.assert_allclose(got['inputs'], want['inputs'], rtol=0, atol=1e-6)
+        assert got['inputs'].dtype == np.float32 and got['label'] == want['label']
+    for want, got in zip(itertools.islice(data.train_loader(streamed, batch_size=5, seed=3), 4),
+                         itertools.islice(data.train_loader(loaded, batch_size=5, seed=3), 4)):
+      np.testing.assert_allclose(got['inputs'], want['inputs'], rtol=0, atol=1e-6)
+      np.testing.assert_array_equal(got['label'], want['label'])
+    with pytest.raises(ValueError, match=r"config.data.in_memory=True is for the image datasets; 'imdb_reviews'"):
+      data.load({'name': 'imdb_reviews', 'in_memory': True})
+
+
 def test_tfds_text_vocabulary_built_cached_and_reused(tmp_path, monkeypatch):
   with tfds.testing.mock_data(num_examples=16):
     ds = data.load({'name': 'imdb_reviews', 'max_length': 6, 'vocab_size': 40}, workdir=tmp_path)
@@ -318,6 +341,29 @@ def test_augmentation_deterministic_and_a_padded_crop(digits):
                   for top in range(5) for left in range(5) for flip in (False, True)
                   for crop in [padded[top:top + 8, left:left + 8]]]
     assert any(np.array_equal(result, candidate) for candidate in candidates)
+
+
+def test_crop_flip_is_the_window_of_the_zero_padded_image_with_the_same_draws():
+  # The definition (pad, crop at two draws, then mirror at a third), down to the generator's state after.
+  def reference(image, rng, padding, flip):
+    height, width = image.shape[:2]
+    if padding:
+      top, left = rng.integers(0, 2 * padding + 1, size=2)
+      image = np.pad(image, ((padding, padding), (padding, padding), (0, 0)))[top:top + height, left:left + width]
+    return image[:, ::-1] if flip and rng.random() < 0.5 else image
+
+  for padding, flip, shape in ((0, True, (5, 7)), (2, False, (8, 8)), (8, True, (32, 32, 3)), (9, True, (8, 6, 2)),
+                               (3, True, (1, 1, 1))):
+    augment = preprocessing.make_crop_flip(padding, flip)
+    for seed in range(25):
+      image = np.random.default_rng(seed).normal(size=shape if len(shape) == 3 else (*shape, 3))
+      image = image.astype(np.float32)
+      want_rng, got_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+      want = reference(image, want_rng, padding, flip)
+      got = augment({'inputs': image, 'label': np.int32(1)}, got_rng)
+      np.testing.assert_array_equal(got['inputs'], want)
+      assert got['inputs'].dtype == np.float32 and got['inputs'].flags.c_contiguous and got['label'] == 1
+      assert got_rng.random() == want_rng.random()
 
 
 # ------------------------------------------------------------------ errors

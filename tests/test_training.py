@@ -364,14 +364,18 @@ def test_a_config_json_from_before_a_new_key_still_resumes_and_is_reused(tmp_pat
   path = os.path.join(workdir, 'config.json')
   with open(path) as f:
     stored = json.load(f)
-  del stored['early_stopping_patience']  # as written before the key existed
+  del stored['early_stopping_patience']  # as written before the keys existed
+  del stored['data']['in_memory']
   with open(path, 'w') as f:
     json.dump(stored, f)
   assert load_config(workdir).early_stopping_patience == 0
+  assert load_config(workdir).data.in_memory is False
   assert train_and_evaluate(config, workdir) == results
   assert runs.train_or_reuse(config, workdir) == results
   with pytest.raises(ConfigError, match='holds a finished run of a different config'):
     runs.train_or_reuse(tiny_config(num_train_steps=3, early_stopping_patience=1), workdir)
+  with pytest.raises(ConfigError, match='holds a finished run of a different config'):
+    runs.train_or_reuse(tiny_config(num_train_steps=3, **{'data.in_memory': True}), workdir)
 
 
 # ----------------------------------------------------------------------------- the training loop

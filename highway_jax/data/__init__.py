@@ -110,6 +110,10 @@ class DataConfig:
   addition_reverse: bool = False  # least significant digit first
   memorization_length: Count = 20  # symbols to reproduce
   memorization_symbols: Annotated[int, Bounds(ge=2)] = 64  # alphabet size (= num_classes)
+  # TFDS images: decode and normalise every split once, at load, into float32 arrays in memory
+  # (CIFAR-10: 737 MB, MNIST: 188 MB), so a training batch is one gather instead of a read, PNG decode
+  # and normalisation per example (docs/performance.md, "Input pipeline").
+  in_memory: bool = False
   num_threads: NonNegative = 4  # grain reader threads per iterator
   prefetch_buffer_size: NonNegative = 16  # batches grain prepares ahead
 

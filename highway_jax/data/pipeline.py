@@ -11,9 +11,9 @@ restored iterator continues with exactly the batches the original would have pro
 takes positions ``p = shard_index + shard_count · (k · batch_size + j)`` of the repeated stream:
 example ``shuffled_indices(N, epoch seed)[p mod N]`` of epoch ``p // N`` (grain's shuffle, computed
 for a whole epoch at once), augmented with grain's random generator for position ``p``. An
-``ArraySource`` split gathers a batch with one fancy index per array; other splits are read example
-by example. Per-example grain layers cost ~100 µs an example (mostly grain's one-index-at-a-time
-shuffle), more than a small model's step.
+``ArraySource`` split (the offline datasets, TFDS images with ``config.data.in_memory``) gathers a batch
+with one fancy index per array; other splits are read example by example. Per-example grain layers
+cost ~100 µs an example (mostly grain's one-index-at-a-time shuffle), more than a small model's step.
 
 - ``shuffle`` before ``repeat``: every epoch is a different permutation (grain folds the epoch into
   the shuffle seed); ``seed`` alone fixes the order.
@@ -167,9 +167,13 @@ def train_loader(ds: Dataset, *, batch_size: int, seed: int, num_epochs: int | N
     else:
       indices = np.concatenate([permutation(int(epoch))[offsets[epochs == epoch]]
                                 for epoch in np.unique(epochs)])
-    if isinstance(split, ArraySource) and ds.augment is None:
-      return split[indices]  # one fancy index per array
-    examples = [split[int(index)] for index in indices]
+    if isinstance(split, ArraySource):
+      batch = split[indices]  # one fancy index per array
+      if ds.augment is None:
+        return batch
+      examples = [{key: value[j] for key, value in batch.items()} for j in range(len(indices))]
+    else:
+      examples = [split[int(index)] for index in indices]
     if ds.augment is not None:
       rng = np.random.Generator(np.random.Philox(augment_seed))
       examples = [ds.augment(example, _grain_rng(rng, int(position)))

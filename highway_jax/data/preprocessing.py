@@ -64,12 +64,18 @@ def make_crop_flip(padding: int, flip: bool) -> Augmentation:
   def crop_flip(example: Example, rng: np.random.Generator) -> Example:
     image = example['inputs']
     height, width = image.shape[:2]
+    dy = dx = 0
     if padding:
-      padded = np.pad(image, ((padding, padding), (padding, padding), (0, 0)))
-      top, left = rng.integers(0, 2 * padding + 1, size=2)
-      image = padded[top:top + height, left:left + width]
-    if flip and rng.random() < 0.5:
-      image = image[:, ::-1]
-    return {**example, 'inputs': np.ascontiguousarray(image)}
+      dy, dx = (int(offset) - padding for offset in rng.integers(0, 2 * padding + 1, size=2))
+    mirrored = flip and rng.random() < 0.5
+    # The H×W window at (padding + dy, padding + dx) of the image zero-padded by ``padding``, built
+    # without padding it: the image shifted by (−dy, −dx), zeros where the window leaves the image;
+    # written through a mirrored view when mirrored.
+    window = np.zeros_like(image)
+    target = window[:, ::-1] if mirrored else window
+    (r0, r1), (c0, c1) = ((min(max(-d, 0), n), max(min(n - d, n), 0)) for d, n in ((dy, height), (dx, width)))
+    if r0 < r1 and c0 < c1:
+      target[r0:r1, c0:c1] = image[r0 + dy:r1 + dy, c0 + dx:c1 + dx]
+    return {**example, 'inputs': window}
 
   return crop_flip

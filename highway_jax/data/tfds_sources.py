@@ -41,9 +41,11 @@ from typing import Any
 import grain
 import numpy as np
 import requests
+from absl import logging
 
-from highway_jax.data import preprocessing, text
+from highway_jax.data import offline, preprocessing, text
 from highway_jax.data.dataset import Dataset, DatasetUnavailableError, from_splits, holdout_count
+from highway_jax.errors import ConfigError
 
 # Every config whose data needs no TFDS (tests/test_run_hygiene.py checks it against configs/*.py).
 OFFLINE_CONFIGS = ('configs/digits_highway.py', 'configs/digits_depth.py', 'configs/digits_grid_lstm3d.py',
@@ -152,6 +154,34 @@ class _RandomAccess:
     return self._source[int(index)]
 
 
+def _normalized_images(cfg, spec: TFDSSpec, images: np.ndarray, chunk: int = 1024) -> np.ndarray:
+  """uint8 images (N, H, W, C) as ``preprocess`` makes them, chunk by chunk (float32 for N images,
+  not several temporaries of that size)."""
+  out = np.empty(images.shape, np.float32)
+  for start in range(0, len(images), chunk):
+    out[start:start + chunk] = preprocessing.normalize(
+        images[start:start + chunk].astype(np.float32) / 255.0, cfg.normalize, mean=spec.mean, std=spec.std,
+        example_ndim=images.ndim - 1)
+  return out
+
+
+def _load_images_in_memory(cfg, spec: TFDSSpec, raw: Mapping[str, _RandomAccess],
+                           metadata: dict[str, Any]) -> Dataset:
+  """``config.data.in_memory``: every split read and decoded once, normalised into arrays."""
+  arrays = {}
+  for split, source in raw.items():
+    logging.info('Decoding the %d examples of %s %s into memory (config.data.in_memory).', len(source),
+                 cfg.name, spec.splits[split])
+    examples = [source[i] for i in range(len(source))]
+    images = np.stack([np.asarray(example['image'], np.uint8) for example in examples])
+    arrays[split] = {'inputs': _normalized_images(cfg, spec, images),
+                     'label': np.asarray([example['label'] for example in examples], np.int32)}
+  if cfg.normalize == 'per_channel':
+    metadata.update(normalize_mean=spec.mean, normalize_std=spec.std)
+  return offline.from_arrays(cfg, train=arrays['train'], test=arrays['test'], num_classes=spec.num_classes,
+                             image=True, metadata=metadata)
+
+
 def load_tfds(cfg, workdir: str | None) -> Dataset:
   """Loads one of ``TFDS_DATASETS`` (see the module docstring)."""
   name, spec = cfg.name, TFDS_DATASETS[cfg.name]
@@ -166,6 +196,10 @@ def load_tfds(cfg, workdir: str | None) -> Dataset:
         f'a random-access format; prepare it with file_format=array_record ({error}).') from error
 
   metadata: dict[str, Any] = {'tfds_splits': dict(spec.splits)}
+  if cfg.in_memory:
+    if spec.modality != 'image':
+      raise ConfigError(f'config.data.in_memory=True is for the image datasets; {name!r} is text: set it to False.')
+    return _load_images_in_memory(cfg, spec, raw, metadata)
   vocab_size = None
   if spec.modality == 'image':
     def preprocess(example):

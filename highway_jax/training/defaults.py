@@ -117,9 +117,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 
 def with_new_keys(stored: Mapping[str, Any]) -> dict[str, Any]:
-  """A stored config's JSON (``config.json``) with every top-level key added to ``Training`` since it was
-  written, at its default: a key is only added with a default that computes what the code did before it."""
-  return {**{f.name: f.default for f in dataclasses.fields(Training)}, **stored}
+  """A stored config's JSON (``config.json``) with every top-level key added to ``Training`` and every
+  ``config.data`` key added to ``data.DataConfig`` since it was written, at its default: a key is only added
+  with a default that computes what the code did before it."""
+  config = {**{f.name: f.default for f in dataclasses.fields(Training)}, **stored}
+  if isinstance(stored.get('data'), Mapping):
+    config['data'] = {**data.default_config().to_dict(), **stored['data']}
+  return config
 
 
 def default_config() -> ml_collections.ConfigDict:
