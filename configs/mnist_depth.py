@@ -25,6 +25,7 @@ def get_config(arg=None):
                      choices={'block': ('highway', 'plain')})
   config = load_config_file('digits_depth.py' + (f':{arg}' if arg else ''), relative_to=__file__)
   config.data.name = 'mnist'
+  config.data.in_memory = True  # decoded once (188 MB): a batch is one gather, not 100 PNG decodes
   if parsed.runlocal:  # digits_depth's small net, with batches mock MNIST can fill
     return runlocal(config, batch_size=8, eval_batch_size=8)
   config.batch_size = 100

@@ -21,6 +21,7 @@ def get_config(arg=None):
   arg = parse_arg(arg, width=16, runlocal=False, choices={'width': (16, 32)})
   config = default_config()
   config.data.name = 'mnist'
+  config.data.in_memory = True  # decoded once (188 MB): a batch is one gather, not a PNG decode per example
   config.data.validation_fraction = 0.1  # eval_split and the best checkpoint
 
   config.model.name = 'highway_cnn'
