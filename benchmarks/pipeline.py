@@ -25,7 +25,8 @@ Diagnostics, to find *where* an overhead comes from:
 * ``alone``: a third interleaved arm that only iterates the pipeline (no training): examples/s the
   pipeline can deliver, and its process CPU time per batch (all reader threads included);
 * ``per_example``: a fourth arm, the step fed by the loader as it was before issue 11 (one grain
-  element per example; ``per_example_loader``, the same batches): the before/after of one run;
+  element per example; ``per_example_loader``, the same batches, TFDS images read and decoded per
+  example rather than ``config.data.in_memory``): the before/after of one run;
 * ``wait_ms``: per step, the time the training loop spent blocked in ``next(it)`` (the pipeline
   starving the step: too few reader threads, too small a prefetch buffer, slow batch assembly);
 * ``transfer_ms``: one ``parallel.shard_batch`` of a host batch, waited for (host → device copy);
@@ -36,9 +37,11 @@ paired overhead for other ``grain.ReadOptions`` (reader threads, prefetch buffer
 batches put on the device ahead of the step (``device_prefetch``).
 
 Tasks (``CASES``): ``digits_highway`` and ``mnist1d_gru`` (offline data); ``cifar10_tfds``: the TFDS
-image path (``tfds.data_source`` + grain + GCN + random crop/flip, as ``configs/cifar_highway.py``)
-on data from ``tfds.testing.mock_data`` (examples generated on access: the ArrayRecord read and PNG
-decode of a prepared dataset are not included; ``--data-dir`` reads a prepared one instead). Its model
+image path as ``configs/cifar_highway.py`` has it (``tfds.data_source`` decoded and GCN-normalised
+once into memory, ``config.data.in_memory``, then grain + random crop/flip) on data from
+``tfds.testing.mock_data`` (examples generated on access, without the ArrayRecord read and PNG decode of a
+prepared dataset, which only the ``per_example`` arm pays per step) or, with ``--data-dir``, a prepared
+TFDS directory (ArrayRecord, PNG). Its model
 is the config's 19-layer net on accelerators; on CPU, where one of its steps takes seconds and no
 pipeline could starve it, the config's ``:runlocal`` net at the same batch size.
 ``--tiny`` uses every config's ``:runlocal`` variant (the smoke test).
@@ -87,6 +90,7 @@ class Task:
   """What a benchmark needs from a config: the data, the batch size and the model's loss."""
 
   dataset: data.Dataset
+  before: data.Dataset  # the same data as read before issue 11 (TFDS: streamed, not in memory)
   batch_size: int
   model_name: str
   init: Callable[[jax.Array, dict], Any]             # (key, batch) -> params
@@ -103,6 +107,7 @@ def load_task(config_name: str, *, tiny: bool, small_model: bool, data_dir: str 
   if data_dir is not None:
     config.data.data_dir = data_dir
   ds = data.load(config.data)
+  before = data.load({**config.data, 'in_memory': False}) if config.data.in_memory else ds
   model = models.get_model(model_config, ds)
 
   def init(key, batch):
@@ -115,7 +120,7 @@ def load_task(config_name: str, *, tiny: bool, small_model: bool, data_dir: str 
     return common.softmax_cross_entropy(logits, batch['label'])
 
   name = f'{config_name}{":runlocal" if tiny or small_model else ""} {model_config.name}'
-  return Task(ds, config.batch_size, name, init, loss)
+  return Task(ds, before, config.batch_size, name, init, loss)
 
 
 def device_prefetch(batches: Iterator[dict], mesh: jax.sharding.Mesh, size: int = 2) -> Iterator[dict]:
@@ -176,7 +181,7 @@ class Bench:
 
   def loader(self, read_options: grain.ReadOptions, seed: int, loader=data.train_loader):
     if loader is not data.train_loader:
-      return loader(self.task.dataset, batch_size=self.task.batch_size, seed=seed,
+      return loader(self.task.before, batch_size=self.task.batch_size, seed=seed,
                     read_options=read_options)
     ds = dataclasses.replace(self.task.dataset, read_options=read_options)
     return data.train_loader(ds, batch_size=self.task.batch_size, seed=seed)
