@@ -26,7 +26,7 @@ Diagnostics, to find *where* an overhead comes from:
   pipeline can deliver, and its process CPU time per batch (all reader threads included);
 * ``per_example``: a fourth arm, the step fed by the loader as it was before issue 11 (one grain
   element per example; ``per_example_loader``, the same batches, TFDS images read and decoded per
-  example rather than ``config.data.in_memory``): the before/after of one run;
+  example rather than ``config.data.in_memory``, 4 reader threads): the before/after of one run;
 * ``wait_ms``: per step, the time the training loop spent blocked in ``next(it)`` (the pipeline
   starving the step: too few reader threads, too small a prefetch buffer, slow batch assembly);
 * ``transfer_ms``: one ``parallel.shard_batch`` of a host batch, waited for (host → device copy);
@@ -82,7 +82,9 @@ CASES = {
 TARGET = 0.10
 MOCK_EXAMPLES = 10_000
 # Alternative reader settings of the sweep: (reader threads, prefetch buffer in batches).
-SWEEP_READ_OPTIONS = ((0, 0), (1, 16), (2, 16), (8, 16), (4, 4), (4, 64))
+SWEEP_READ_OPTIONS = ((0, 0), (1, 16), (2, 16), (4, 16), (8, 16), (4, 4), (4, 64))
+# The reader settings of every dataset before issue 11 (the per_example arm).
+BEFORE_READ_OPTIONS = grain.ReadOptions(num_threads=4, prefetch_buffer_size=16)
 
 
 @dataclasses.dataclass
@@ -265,7 +267,7 @@ def run_case(case: str, args, rounds: int) -> dict:
                   round_s=0.5 if args.quick else 1.5, key_impl='rbg' if args.tiny else None)
     default = task.dataset.read_options
     arms = [Arm('synthetic'), Arm('pipeline', default), Arm('alone', default, train=False),
-            Arm('per_example', default, loader=per_example_loader)]
+            Arm('per_example', BEFORE_READ_OPTIONS, loader=per_example_loader)]
     bench.measure(arms, rounds)
     synthetic, pipeline, alone, before = arms
     o, o_before = overhead(pipeline, synthetic), overhead(before, synthetic)

@@ -1,6 +1,7 @@
 """Input pipelines: contents against independent references, determinism, resumption, sharding,
 padding masks, augmentation, and the offline failure path."""
 
+import dataclasses
 import itertools
 import math
 import random
@@ -341,6 +342,20 @@ def test_augmentation_deterministic_and_a_padded_crop(digits):
                   for top in range(5) for left in range(5) for flip in (False, True)
                   for crop in [padded[top:top + 8, left:left + 8]]]
     assert any(np.array_equal(result, candidate) for candidate in candidates)
+
+
+def test_reader_threads_default_to_none_for_in_memory_unaugmented_splits(digits):
+  assert digits.read_options.num_threads == 0
+  assert data.load({'name': 'digits', 'num_threads': 2}).read_options.num_threads == 2
+  assert data.load({'name': 'digits', 'augment': True}).read_options.num_threads == 4
+  with tfds.testing.mock_data(num_examples=4):
+    assert data.load({'name': 'cifar10'}).read_options.num_threads == 4  # read example by example
+    assert data.load({'name': 'cifar10', 'in_memory': True}).read_options.num_threads == 0
+  # The batches are the same whatever the threads.
+  batches = [list(itertools.islice(data.train_loader(dataclasses.replace(
+      digits, read_options=grain.ReadOptions(num_threads=threads, prefetch_buffer_size=2)), batch_size=64, seed=1), 25))
+             for threads in (0, 3)]
+  assert_batches_equal(*batches)
 
 
 def test_crop_flip_is_the_window_of_the_zero_padded_image_with_the_same_draws():

@@ -366,6 +366,7 @@ def test_a_config_json_from_before_a_new_key_still_resumes_and_is_reused(tmp_pat
     stored = json.load(f)
   del stored['early_stopping_patience']  # as written before the keys existed
   del stored['data']['in_memory']
+  stored['data']['num_threads'] = 4  # the reader threads' old default: how fast, not which batches
   with open(path, 'w') as f:
     json.dump(stored, f)
   assert load_config(workdir).early_stopping_patience == 0

@@ -36,7 +36,16 @@ from highway_jax.training.defaults import with_new_keys
 from highway_jax.training.evaluation import restore_run
 from highway_jax.training.plots import metric_curve, plot_curves
 from highway_jax.training.setup import Setup, check_split
-from highway_jax.training.workdir import CONFIG_FILE, RESULTS_FILE, config_json, read_json, read_metrics, write_json
+from highway_jax.training.workdir import (
+  CONFIG_FILE,
+  READER_KEYS,
+  RESULTS_FILE,
+  config_changes,
+  config_json,
+  read_json,
+  read_metrics,
+  write_json,
+)
 
 DIVERGED_FILE = 'diverged.json'
 
@@ -68,7 +77,8 @@ def train_or_reuse(config: ml_collections.ConfigDict, workdir: str) -> dict[str,
   for name in (RESULTS_FILE, DIVERGED_FILE):
     path = os.path.join(workdir, name)
     if os.path.exists(path):
-      if not os.path.exists(config_path) or with_new_keys(read_json(config_path)) != config_json(config):
+      if not os.path.exists(config_path) or any(
+          key not in READER_KEYS for key in config_changes(with_new_keys(read_json(config_path)), config_json(config))):
         raise ConfigError(f'{workdir} holds a finished run of a different config; remove it or use '
                           'another work directory.')
       return read_json(path)

@@ -114,7 +114,10 @@ class DataConfig:
   # (CIFAR-10: 737 MB, MNIST: 188 MB), so a training batch is one gather instead of a read, PNG decode
   # and normalisation per example (docs/performance.md, "Input pipeline").
   in_memory: bool = False
-  num_threads: NonNegative = 4  # grain reader threads per iterator
+  # grain reader threads per iterator (None: 0 where every split is in-memory arrays and nothing is
+  # augmented, since such a batch is one gather that costs less than handing it between threads;
+  # otherwise 4). They set how fast batches come, never which (training.workdir.READER_KEYS).
+  num_threads: NonNegative | None = None
   prefetch_buffer_size: NonNegative = 16  # batches grain prepares ahead
 
 

@@ -61,6 +61,7 @@ from highway_jax.training.setup import Setup, TrainState, count_params, evaluate
 from highway_jax.training.workdir import (
   CONFIG_FILE,
   PROFILE_DIR,
+  READER_KEYS,
   RESULTS_FILE,
   MetricWriter,
   append_config_changes,
@@ -181,7 +182,7 @@ def _train_metrics(pending: list[tuple[int, dict[str, jax.Array]]], s: Setup,
 # Keys that change how long or how visibly a run trains, not what it computes: resumed without asking.
 FREE_ON_RESUME = ('num_train_steps', 'num_epochs', 'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
                   'keep_checkpoints', 'async_checkpointing', 'profile_steps', 'eval_batch_size',
-                  'resume_with_changes', 'data.data_dir')
+                  'resume_with_changes', 'data.data_dir', *READER_KEYS)
 
 
 def _check_resume(workdir: str, config: ml_collections.ConfigDict) -> dict[str, list]:

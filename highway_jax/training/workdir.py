@@ -37,6 +37,8 @@ from highway_jax.errors import CheckpointError, ConfigError, WorkdirError
 from highway_jax.training.defaults import with_new_keys
 
 CONFIG_FILE = 'config.json'
+# Config keys that set how fast batches come, never which batches or what a step computes.
+READER_KEYS = ('data.num_threads', 'data.prefetch_buffer_size')
 RESULTS_FILE = 'results.json'
 METRICS_FILE = 'metrics.jsonl'
 CHECKPOINT_DIR = 'checkpoints'
