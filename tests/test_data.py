@@ -344,10 +344,10 @@ def test_augmentation_deterministic_and_a_padded_crop(digits):
     assert any(np.array_equal(result, candidate) for candidate in candidates)
 
 
-def test_reader_threads_default_to_none_for_in_memory_unaugmented_splits(digits):
+def test_reader_threads_default_to_none_for_in_memory_splits(digits):
   assert digits.read_options.num_threads == 0
   assert data.load({'name': 'digits', 'num_threads': 2}).read_options.num_threads == 2
-  assert data.load({'name': 'digits', 'augment': True}).read_options.num_threads == 4
+  assert data.load({'name': 'digits', 'augment': True}).read_options.num_threads == 0
   with tfds.testing.mock_data(num_examples=4):
     assert data.load({'name': 'cifar10'}).read_options.num_threads == 4  # read example by example
     assert data.load({'name': 'cifar10', 'in_memory': True}).read_options.num_threads == 0

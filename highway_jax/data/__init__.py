@@ -114,9 +114,10 @@ class DataConfig:
   # (CIFAR-10: 737 MB, MNIST: 188 MB), so a training batch is one gather instead of a read, PNG decode
   # and normalisation per example (docs/performance.md, "Input pipeline").
   in_memory: bool = False
-  # grain reader threads per iterator (None: 0 where every split is in-memory arrays and nothing is
-  # augmented, since such a batch is one gather that costs less than handing it between threads;
-  # otherwise 4). They set how fast batches come, never which (training.workdir.READER_KEYS).
+  # grain reader threads per iterator (None: 0 where every split is in-memory arrays, whose batch is
+  # one gather (and Python augmentation, which holds the GIL): cheaper on the loop's thread than
+  # handed between threads; otherwise 4, for TFDS reads). They set how fast batches come, never which
+  # (training.workdir.READER_KEYS; docs/performance.md, "Input pipeline").
   num_threads: NonNegative | None = None
   prefetch_buffer_size: NonNegative = 16  # batches grain prepares ahead
 

@@ -88,11 +88,11 @@ def holdout_count(num: int, fraction: float, key: str) -> int:
   return count
 
 
-def reader_threads(cfg, splits: Mapping[str, grain.MapDataset], *, augment: bool) -> int:
+def reader_threads(cfg, splits: Mapping[str, grain.MapDataset]) -> int:
   """``config.data.num_threads``, or where it is None, its default for these splits (see ``DataConfig``)."""
   if cfg.num_threads is not None:
     return cfg.num_threads
-  return 0 if not augment and all(isinstance(split, ArraySource) for split in splits.values()) else 4
+  return 0 if all(isinstance(split, ArraySource) for split in splits.values()) else 4
 
 
 def from_splits(cfg, splits: Mapping[str, grain.MapDataset], *, num_classes: int,
@@ -108,5 +108,5 @@ def from_splits(cfg, splits: Mapping[str, grain.MapDataset], *, num_classes: int
       num_examples={split: len(dataset) for split, dataset in splits.items()},
       augment=(make_crop_flip(cfg.augment_padding, cfg.augment_flip)
                if image and cfg.augment else None),
-      read_options=grain.ReadOptions(num_threads=reader_threads(cfg, splits, augment=image and cfg.augment),
+      read_options=grain.ReadOptions(num_threads=reader_threads(cfg, splits),
                                      prefetch_buffer_size=cfg.prefetch_buffer_size), metadata=dict(metadata or {}))
