@@ -22,7 +22,7 @@ import signal
 import sys
 
 import jax
-from absl import app
+from absl import app, flags
 from absl import logging as absl_logging
 
 from highway_jax.data import DatasetUnavailableError
@@ -45,6 +45,40 @@ def fail(error: BaseException) -> None:
   label = next(label for cls, label in EXPECTED.items() if isinstance(error, cls))
   print(f'{label}: {" ".join(str(error).split())}', file=sys.stderr)
   sys.exit(1)
+
+
+class NumberListParser(flags.ListParser):
+  """Comma-separated numbers of one ``kind`` (``int`` or ``float``), checked when the flags are parsed,
+  so a bad value stops the script with absl's one-line flag error rather than a traceback later."""
+
+  def __init__(self, kind: type = int, minimum: float | None = None, distinct: bool = False,
+               allow_empty: bool = False) -> None:
+    super().__init__()
+    self.kind, self.minimum, self.distinct, self.allow_empty = kind, minimum, distinct, allow_empty
+
+  def flag_type(self) -> str:
+    return 'comma separated list of ' + ('integers' if self.kind is int else 'numbers')
+
+  def parse(self, argument: str | list) -> list:
+    items = super().parse(argument)
+    expected = (('' if self.allow_empty else 'non-empty ') + self.flag_type()
+                + (f', each >= {self.minimum}' if self.minimum is not None else '')
+                + (', without repeats' if self.distinct else ''))
+    try:
+      values = [self.kind(item) for item in items]
+    except (TypeError, ValueError):
+      raise ValueError(f'expected a {expected}') from None
+    if ((not values and not self.allow_empty) or (self.minimum is not None and any(v < self.minimum for v in values))
+        or (self.distinct and len(set(values)) != len(values))):
+      raise ValueError(f'expected a {expected}')
+    return values
+
+
+def define_number_list(name: str, default: list | None, help: str, kind: type = int,  # noqa: A002 (absl's name)
+                       minimum: float | None = None, distinct: bool = False, allow_empty: bool = False) -> None:
+  """An absl list flag whose value is a list of ``kind`` (see :class:`NumberListParser`)."""
+  flags.DEFINE(NumberListParser(kind, minimum, distinct, allow_empty), name, default, help,
+               serializer=flags.CsvListSerializer(','))
 
 
 def _multi_process() -> bool:

@@ -31,13 +31,15 @@ CHANCE = {'mnist1d': 0.1, 'imdb_reviews': 0.5, 'sst2': 0.5}
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Output directory (default: runs/bilstm_depth_<dataset>).')
 flags.DEFINE_enum('dataset', 'mnist1d', list(CHANCE), 'Offline MNIST-1D, or TFDS sentiment data.')
-flags.DEFINE_list('depths', ['1', '2', '4', '8', '12', '16', '24'], 'Numbers of BiLSTM layers.')
+cli.define_number_list('depths', [1, 2, 4, 8, 12, 16, 24], 'Numbers of BiLSTM layers.', minimum=1, distinct=True)
 flags.DEFINE_integer('steps', None, 'Optimizer steps per run (default: the config\'s epochs).')
 flags.DEFINE_integer('features', None, 'Units per direction (default: the config\'s).')
-flags.DEFINE_list('seeds', ['0'], 'Seeds; one run per family, depth and seed (mean ± std over seeds).')
+cli.define_number_list('seeds', [0], 'Seeds; one run per family, depth and seed (mean ± std over seeds).',
+                       minimum=0, distinct=True)
 flags.DEFINE_integer('eval_every', None, 'Steps between validation evaluations and checkpoints (default: '
                      '--steps / 20, or the config\'s without --steps; 0: only at the end).')
-flags.DEFINE_list('grad_depths', None, 'Depths of the gradient-norm panel (default: the deepest).')
+cli.define_number_list('grad_depths', None, 'Depths of the gradient-norm panel (default: the deepest; empty: '
+                       'no panel).', minimum=1, distinct=True, allow_empty=True)
 flags.DEFINE_integer('patience', 0, 'Early stopping: stop a run after this many evaluations in a row without a '
                      'better validation accuracy (0: train the whole budget).')
 flags.DEFINE_string('data_dir', None, 'TFDS directory with the sentiment data prepared.')
@@ -67,9 +69,9 @@ def main(argv):
   if eval_every is None and FLAGS.steps:
     eval_every = max(1, FLAGS.steps // 20)
   payload = depth_study.run_depth_study(
-      make_config, workdir, depths=[int(d) for d in FLAGS.depths], families=list(FAMILIES),
-      steps=FLAGS.steps, seeds=[int(s) for s in FLAGS.seeds], eval_every=eval_every,
-      grad_depths=FLAGS.grad_depths and [int(d) for d in FLAGS.grad_depths], chance=CHANCE[FLAGS.dataset],
+      make_config, workdir, depths=FLAGS.depths, families=list(FAMILIES),
+      steps=FLAGS.steps, seeds=FLAGS.seeds, eval_every=eval_every,
+      grad_depths=FLAGS.grad_depths, chance=CHANCE[FLAGS.dataset],
       title=f'{FLAGS.dataset}: test accuracy vs depth', log=print)
   for s in payload['summary']:
     print(f"{s['family']:15s} {s['depth']:3d} layers: " + (

@@ -20,7 +20,7 @@ from absl import flags, logging
 
 from highway_jax import cli
 from highway_jax.analysis import depth_sweep
-from highway_jax.training import load_config_file
+from highway_jax.training import ConfigError, load_config_file
 
 CONFIGS = {'digits': 'configs/digits_depth.py', 'mnist1d': 'configs/mnist1d_depth.py',
            'mnist': 'configs/mnist_depth.py'}
@@ -29,14 +29,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Output directory (default: runs/depth_sweep_<dataset>).')
 flags.DEFINE_enum('dataset', 'digits', list(CONFIGS), 'Offline digits or MNIST-1D, or TFDS MNIST.')
-flags.DEFINE_list('depths', ['10', '20', '50', '100'], 'Depths (layers, the plain first one included).')
+cli.define_number_list('depths', [10, 20, 50, 100], 'Depths (layers, the plain first one included).', minimum=1,
+                       distinct=True)
 flags.DEFINE_list('families', ['plain', 'highway'], 'Network families (config block).')
 flags.DEFINE_integer('trials', 3, 'Random-search trials per depth and family.')
 flags.DEFINE_integer('steps', None, 'Optimizer steps per trial (default: the config\'s epochs).')
 flags.DEFINE_integer('top_k', 10, 'Trials per depth and family in the mean ± std of the best ones.')
 flags.DEFINE_integer('seed', 0, 'Seed of the search and of every trial\'s init and data order.')
 flags.DEFINE_string('data_dir', None, 'TFDS directory with MNIST prepared (--dataset=mnist).')
-flags.DEFINE_list('learning_rate_range', ['1e-3', '1e-1'], 'Log-uniform learning rate range.')
+cli.define_number_list('learning_rate_range', [1e-3, 1e-1], 'Log-uniform learning rate range: low,high.', kind=float)
 flags.DEFINE_float('decay_rate', None, 'Learning rate decay per epoch for every trial (default: the config\'s).')
 
 
@@ -44,12 +45,14 @@ def main(argv):
   del argv
   workdir = FLAGS.workdir or os.path.join('runs', f'depth_sweep_{FLAGS.dataset}')
   config_file = os.path.join(REPO, CONFIGS[FLAGS.dataset])
-  low, high = (float(x) for x in FLAGS.learning_rate_range)
+  if len(FLAGS.learning_rate_range) != 2:
+    raise ConfigError(f'--learning_rate_range takes two numbers, low,high; got {FLAGS.learning_rate_range}.')
+  low, high = FLAGS.learning_rate_range
   payload = depth_sweep.run_depth_sweep(
       lambda depth, family: load_config_file(
           f'{config_file}:num_layers={depth},block={family}',
           {'data.data_dir': FLAGS.data_dir} if FLAGS.data_dir else None),
-      workdir, depths=[int(d) for d in FLAGS.depths], families=FLAGS.families,
+      workdir, depths=FLAGS.depths, families=FLAGS.families,
       num_trials=FLAGS.trials, steps=FLAGS.steps, seed=FLAGS.seed, top_k=FLAGS.top_k, learning_rate_range=(low, high),
       decay_rate=FLAGS.decay_rate, log=print)
   logging.info('Wrote %s', workdir)

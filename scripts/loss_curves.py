@@ -33,7 +33,7 @@ DEFAULT_PAIR = (
     ('LSTM', 'configs/mnist1d_gru.py', {'model.cell': 'lstm'}),
     ('Highway MLP', 'configs/mnist1d_highway.py', None),
 )
-DEFAULT_SEEDS = ['0']
+DEFAULT_SEEDS = [0]
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('runs', None, 'label=workdir pairs of finished runs to plot (no training, no summary.csv).')
@@ -43,23 +43,13 @@ flags.DEFINE_integer('steps', None, 'Optimizer steps per run of the default pair
 flags.DEFINE_integer('eval_every', None, 'Steps between validation evaluations of the default pair, the points '
                      'of the accuracy curves (default: --steps / 20, or the config\'s without --steps; 0: only '
                      'at the end).')
-flags.DEFINE_list('seeds', DEFAULT_SEEDS, 'Seeds of the default pair (not with --runs): one run per label and '
-                  'seed, seed 0 in <workdir>/<label>, seed s in <workdir>/<label>_seed<s>; with several, the '
-                  'curves are the mean over seeds with a min-max band.')
+cli.define_number_list('seeds', DEFAULT_SEEDS, 'Seeds of the default pair (not with --runs): one run per label '
+                       'and seed, seed 0 in <workdir>/<label>, seed s in <workdir>/<label>_seed<s>; with several, '
+                       'the curves are the mean over seeds with a min-max band.', minimum=0, distinct=True)
 flags.DEFINE_bool('runlocal', False, "The configs' :runlocal variants (a tiny net on a few hundred "
                   'examples), for tests.')
 flags.DEFINE_string('output', None, 'Loss figure path (default: <workdir>/loss_curves.png); '
                     'accuracy_curves.png goes next to it.')
-
-
-def parse_seeds(seeds: list[str]) -> list[int]:
-  try:
-    parsed = [int(s) for s in seeds]
-  except ValueError:
-    raise ConfigError(f'--seeds must be integers, got {",".join(seeds)!r}.') from None
-  if not parsed or len(set(parsed)) != len(parsed) or min(parsed) < 0:
-    raise ConfigError(f'--seeds must be distinct non-negative integers, got {",".join(seeds)!r}.')
-  return parsed
 
 
 def train_default_pair(workdir: str, seeds: list[int]) -> dict[str, str | list[str]]:
@@ -97,7 +87,7 @@ def main(argv):
       runs[label] = path
     names = list(runs)
   else:
-    runs = train_default_pair(FLAGS.workdir, parse_seeds(FLAGS.seeds))
+    runs = train_default_pair(FLAGS.workdir, FLAGS.seeds)
     names = [label for label, _, _ in DEFAULT_PAIR]
   written = [os.path.join(FLAGS.workdir, 'summary.csv')] if not FLAGS.runs else []
   if runs:

@@ -23,7 +23,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', 'runs/very_deep', 'Output directory.')
-flags.DEFINE_list('depths', ['200', '500', '1000'], 'Depths (layers, the plain first one included).')
+cli.define_number_list('depths', [200, 500, 1000], 'Depths (layers, the plain first one included).', minimum=1,
+                       distinct=True)
 flags.DEFINE_integer('steps', None, 'Optimizer steps per run (default: the config\'s 100 epochs).')
 flags.DEFINE_float('learning_rate', None, 'Learning rate of every run (default: the config\'s).')
 flags.DEFINE_float('plain_learning_rate', None, 'Learning rate of the plain nets (default: --learning_rate).')
@@ -42,7 +43,7 @@ def make_config(depth, family):
 
 def main(argv):
   del argv
-  payload = very_deep.run_very_deep(make_config, FLAGS.workdir, depths=[int(d) for d in FLAGS.depths],
+  payload = very_deep.run_very_deep(make_config, FLAGS.workdir, depths=FLAGS.depths,
                                     steps=FLAGS.steps, seed=FLAGS.seed, remat_from=FLAGS.remat_from or None,
                                     log=print)
   for row in payload['rows']:

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 import pytest
 
-from highway_jax import data
+from highway_jax import cli, data
 from highway_jax.analysis import depth_sweep, gates, lesion, runs
 from highway_jax.errors import ConfigError
 from highway_jax.models import highway_mlp
@@ -288,26 +288,65 @@ def test_scripts_error_policy_one_line_for_expected_errors_traceback_for_bugs(tm
           result.stderr)
 
 
+@pytest.mark.parametrize('kwargs, argument, expected', [
+    ({}, '3,1,2', [3, 1, 2]),
+    ({'kind': float}, '1e-3, 0.5', [1e-3, 0.5]),
+    ({'allow_empty': True}, '', []),
+    ({}, [4, 5], [4, 5]),  # a default given as numbers
+    ({}, '', 'expected a non-empty comma separated list of integers'),
+    ({}, '1,2.5', 'expected a non-empty comma separated list of integers'),
+    ({'minimum': 1}, '2,0', 'integers, each >= 1'),
+    ({'distinct': True}, '2,2', 'integers, without repeats'),
+    ({'kind': float, 'minimum': 0}, '0.1,-1e-3', 'list of numbers, each >= 0'),
+])
+def test_number_list_flag_parses_numbers_or_says_what_it_expected(kwargs, argument, expected):
+  parser = cli.NumberListParser(**kwargs)
+  if isinstance(expected, str):
+    with pytest.raises(ValueError, match=expected):
+      parser.parse(argument)
+  else:
+    parsed = parser.parse(argument)
+    assert parsed == expected and all(type(v) is kwargs.get('kind', int) for v in parsed)
+
+
 def test_parity_bits_script_csv_follows_the_runs_and_reuses_them(tmp_path):
   command = [sys.executable, os.path.join(REPO, 'scripts', 'parity_bits.py'), f'--workdir={tmp_path}',
-             '--bits=4,6', '--runlocal', '--solved=0.5']
-  result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
+             '--runlocal', '--solved=0.5']
+
+  def check_rows(expected):
+    with open(tmp_path / 'parity_bits.csv', newline='', encoding='utf-8') as f:
+      rows = list(csv.DictReader(f))
+    assert [(r['model'], r['bits'], r['seed'], r['run']) for r in rows] == expected
+    for row in rows:
+      run = tmp_path / row['run']
+      config = json.loads((run / 'config.json').read_text())
+      assert (config['data']['parity_bits'], config['seed']) == (int(row['bits']), int(row['seed']))
+      final = json.loads((run / 'results.json').read_text())
+      assert float(row['test_accuracy']) == final['test_accuracy'] and int(row['steps']) == final['step'] == 4
+      records = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines()]
+      reached = [r['step'] for r in records if r['split'] == 'validation' and r['accuracy'] >= 0.5]
+      assert row['first_step_solved'] == (str(reached[0]) if reached else '')
+      assert row['solved'] == str(final['test_accuracy'] >= 0.5)
+    return rows
+
+  result = subprocess.run([*command, '--bits=4,6'], capture_output=True, text=True, cwd=REPO, timeout=300)
   assert result.returncode == 0, result.stderr
-  with open(tmp_path / 'parity_bits.csv', newline='', encoding='utf-8') as f:
-    rows = list(csv.DictReader(f))
-  assert [(r['model'], r['bits']) for r in rows] == [('grid', '4'), ('grid', '6')]
-  for row in rows:
-    run = tmp_path / f"grid_bits{row['bits']}"
-    assert json.loads((run / 'config.json').read_text())['data']['parity_bits'] == int(row['bits'])
-    final = json.loads((run / 'results.json').read_text())
-    assert float(row['test_accuracy']) == final['test_accuracy'] and int(row['steps']) == final['step'] == 4
-    records = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines()]
-    reached = [r['step'] for r in records if r['split'] == 'validation' and r['accuracy'] >= 0.5]
-    assert row['first_step_solved'] == (str(reached[0]) if reached else '')
-    assert row['solved'] == str(final['test_accuracy'] >= 0.5)
+  check_rows([('grid', '4', '0', 'grid_bits4'), ('grid', '6', '0', 'grid_bits6')])
   assert (tmp_path / 'accuracy_curves.png').stat().st_size > 0
   mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.glob('grid_bits*/results.json')}
-  again = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
+  # A second seed: seed 0's run is reused, seed 1 trains next to it with only the seed changed; a K is
+  # solved when every seed's run is.
+  again = subprocess.run([*command, '--bits=4', '--seeds=0,1'], capture_output=True, text=True, cwd=REPO,
+                         timeout=300)
   assert again.returncode == 0, again.stderr
   assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # finished runs were reused, not retrained
-  assert 'Largest K solved by the grid:' in again.stdout
+  rows = check_rows([('grid', '4', '0', 'grid_bits4'), ('grid', '4', '1', 'grid_bits4_seed1')])
+  configs = [json.loads((tmp_path / r['run'] / 'config.json').read_text()) for r in rows]
+  assert [c.pop('seed') for c in configs] == [0, 1] and configs[0] == configs[1]
+  largest = '4' if all(r['solved'] == 'True' for r in rows) else 'none'
+  assert f'Largest K solved by the grid (in every seed): {largest}.' in again.stdout
+  # A bad list value stops at flag parsing, in one line that names the flag and what it takes.
+  bad = subprocess.run([*command, '--seeds=0,x'], capture_output=True, text=True, cwd=REPO, timeout=120)
+  assert bad.returncode == 1 and 'Traceback' not in bad.stderr, bad.stderr
+  assert ('FATAL Flags parsing error: flag --seeds=0,x: expected a non-empty comma separated list of integers, '
+          'each >= 0, without repeats') in bad.stderr
