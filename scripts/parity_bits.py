@@ -69,8 +69,9 @@ def main(argv):
                           split='validation', log_scale=False, title='k-bit parity: validation accuracy')
   grid = [r for r in rows if r['model'] == 'grid']
   solved = [bits for bits in {r['bits'] for r in grid} if all(r['solved'] for r in grid if r['bits'] == bits)]
-  print(f"Largest K solved by the grid (in every seed): {max(solved) if solved else 'none'}. "
-        f'Results in {FLAGS.workdir}: parity_bits.csv, accuracy_curves.png')
+  if grid:
+    print(f"Largest K solved by the grid (in every seed): {max(solved) if solved else 'none'}.")
+  print(f'Results in {FLAGS.workdir}: parity_bits.csv, accuracy_curves.png')
 
 
 if __name__ == '__main__':
