@@ -68,9 +68,10 @@ def test_lesion_any_layer_with_one_program(stack_and_params):
     ref, _ = layer_by_layer(layer, params, X, lesioned=(l,))
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
   assert apply._cache_size() == 1
-  # A layer index and a multi-layer mask give the same as the explicit masks.
+  # A layer index and a multi-layer mask give the same as the explicit masks (up to float32 rounding:
+  # the index is applied op by op, the mask through the jitted program, which XLA may fuse differently).
   np.testing.assert_allclose(stack.apply({'params': params}, X, lesion=2), apply(jnp.arange(L) == 2),
-                             rtol=1e-6)
+                             rtol=1e-5, atol=1e-6)
   mask = jnp.array([True, False, True, False])
   ref, _ = layer_by_layer(layer, params, X, lesioned=(0, 2))
   np.testing.assert_allclose(apply(mask), ref, rtol=1e-5, atol=1e-6)
